@@ -1,0 +1,52 @@
+"""A terminal chat over the pipeline: questions in, cited answers out, `/source N` for a passage."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bot.render import render_answer, render_source
+from index.pipeline import EmptyQuestion, Pipeline
+from index.schema import Answer
+
+HELP = """Ask a question about the documents. Commands:
+  /source N   show the full passage of source N of the last answer
+  /help       this text
+  /quit       leave (or Ctrl-D)"""
+
+
+def run_chat(pipeline: Pipeline, read: Callable[[str], str] = input, write: Callable[[str], None] = print) -> None:
+    """Read questions until end of input or /quit."""
+    docs = len(pipeline.store.docs)
+    write(f"citebot: {docs} documents, {len(pipeline.store.chunks)} passages. Type /help for commands.")
+    last: Answer | None = None
+    while True:
+        try:
+            line = read("\n? ").strip()
+        except (EOFError, KeyboardInterrupt):
+            write("")
+            return
+        if line in ("/quit", "/exit", "/q"):
+            return
+        if line in ("/help", "/?"):
+            write(HELP)
+        elif line.startswith("/source"):
+            write(_show_source(line, last, pipeline))
+        elif line:
+            try:
+                last = pipeline.ask(line)
+            except EmptyQuestion as error:
+                write(str(error))
+                continue
+            write(render_answer(last, pipeline.prompts, full_quotes=False))
+        else:
+            write("Type a question, or /help.")
+
+
+def _show_source(line: str, last: Answer | None, pipeline: Pipeline) -> str:
+    if last is None:
+        return "Ask a question first; /source N then shows its passages."
+    arg = line.removeprefix("/source").strip()
+    numbers = {c.n: c for c in last.citations}
+    if not arg.isdigit() or int(arg) not in numbers:
+        return f"Give a source number from 1 to {len(numbers)}, e.g. /source 1."
+    return render_source(numbers[int(arg)], pipeline.prompts)

@@ -1,0 +1,174 @@
+"""The `citebot` command: build the index, ask questions, chat. Errors become one clean line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TextIO
+
+QUIET_LOGGERS = ("httpx", "httpcore", "sentence_transformers", "transformers", "faiss", "bm25s", "urllib3")
+
+
+class CliError(Exception):
+    """A problem the user can fix; printed as one line, exit status 1."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    _configure_logging(args.verbose)
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        print("", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `citebot ask ... | head` closed the pipe: not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except Exception as error:  # the boundary: known failures become one line, bugs keep their traceback
+        message = _known_error_message(error)
+        if message is None:
+            raise
+        print(f"citebot: error: {message}", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--corpus", type=Path, default=argparse.SUPPRESS, help="corpus folder (CITEBOT_CORPUS_DIR)")
+    common.add_argument("--index-dir", type=Path, default=argparse.SUPPRESS, help="index folder (CITEBOT_INDEX_DIR)")
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log progress")
+    parser = argparse.ArgumentParser(prog="citebot", parents=[common],
+                                     description="Answers questions over a document corpus, citing its passages.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    build = commands.add_parser("index", parents=[common], help="build or update the index from the corpus")
+    build.add_argument("--json", action="store_true", help="print the report as JSON")
+    build.set_defaults(run=_cmd_index)
+    ask = commands.add_parser("ask", parents=[common], help="answer one question (or a batch)")
+    ask.add_argument("question", nargs="*", help="the question")
+    ask.add_argument("--json", action="store_true", help="print a JSON object per answer")
+    ask.add_argument("--batch", metavar="FILE", help="answer one question per line of FILE ('-' for standard input)")
+    ask.set_defaults(run=_cmd_ask)
+    chat = commands.add_parser("chat", parents=[common], help="ask questions in a terminal chat")
+    chat.set_defaults(run=_cmd_chat)
+    parser.set_defaults(verbose=False)
+    return parser
+
+
+def _settings(args: argparse.Namespace):
+    from index.settings import Settings
+
+    overrides = {}
+    if getattr(args, "corpus", None) is not None:
+        overrides["corpus_dir"] = args.corpus
+    if getattr(args, "index_dir", None) is not None:
+        overrides["index_dir"] = args.index_dir
+    return Settings(**overrides)
+
+
+def _cmd_index(args: argparse.Namespace) -> int:
+    from index.build import build_index, index_is_current, scan_corpus
+    from index.embedder import Embedder
+
+    settings = _settings(args)
+    files = scan_corpus(settings.corpus_dir)
+    current = index_is_current(settings, files)
+    if current:
+        report = {"up_to_date": True, "documents": current["documents"], "chunks": current["chunks"], "failed": []}
+    else:
+        embedder = Embedder(settings.embed_model, settings.embed_batch_size)
+        built = build_index(settings, files, embedder, show_progress=not args.json and sys.stderr.isatty())
+        report = {"up_to_date": False, "documents": built.documents, "chunks": built.chunks,
+                  "failed": [{"doc_id": d, "error": e} for d, e in built.failed], "seconds": built.seconds}
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+    else:
+        print(_index_summary(report, settings.index_dir))
+    return 0
+
+
+def _index_summary(report: dict, index_dir: Path) -> str:
+    state = "up to date" if report["up_to_date"] else f"built in {report['seconds']:.1f} s"
+    lines = [f"Index {state}: {report['documents']} documents, {report['chunks']} passages ({index_dir})."]
+    lines += [f"  skipped {f['doc_id']}: {f['error']}" for f in report["failed"]]
+    return "\n".join(lines)
+
+
+def _cmd_ask(args: argparse.Namespace) -> int:
+    from bot.render import render_answer
+    from index.pipeline import Pipeline, normalise_question
+
+    if args.batch is None:
+        question = normalise_question(" ".join(args.question))  # fails fast, before any loading
+        questions: Iterator[str] = iter([question])
+    elif args.question:
+        raise CliError("give either a question or --batch FILE, not both")
+    else:
+        questions = _nonblank(_open_batch(args.batch))  # opened now: a missing file is reported first
+    pipeline = Pipeline.open(_settings(args))
+    for question in questions:
+        answer = pipeline.ask(question)
+        if args.json:
+            print(json.dumps(answer.to_json(), ensure_ascii=False), flush=True)
+        else:
+            print(render_answer(answer, pipeline.prompts) + ("\n" if args.batch else ""), flush=True)
+    return 0
+
+
+def _open_batch(name: str) -> TextIO:
+    if name == "-":
+        return sys.stdin
+    path = Path(name)
+    if not path.is_file():
+        raise CliError(f"batch file {name} does not exist")
+    return open(path, encoding="utf-8")
+
+
+def _nonblank(lines: TextIO) -> Iterator[str]:
+    with lines:
+        yield from (line.strip() for line in lines if line.strip())
+
+
+def _cmd_chat(args: argparse.Namespace) -> int:
+    from bot.chat import run_chat
+    from index.pipeline import Pipeline
+
+    pipeline = Pipeline.open(_settings(args))
+    run_chat(pipeline)
+    return 0
+
+
+def _known_error_message(error: Exception) -> str | None:
+    from pydantic import ValidationError
+
+    from index.build import CorpusError
+    from index.embedder import ModelLoadError
+    from index.pipeline import EmptyQuestion
+    from index.prompts import PromptError
+    from index.store import IndexMismatch, IndexMissing
+
+    known = (CliError, CorpusError, ModelLoadError, EmptyQuestion, PromptError, IndexMismatch, IndexMissing)
+    if isinstance(error, known):
+        return str(error)
+    if isinstance(error, ValidationError):
+        fields = ", ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        return f"invalid setting ({fields})"
+    if isinstance(error, UnicodeDecodeError):
+        return f"input is not UTF-8 text ({error.reason})"
+    return None
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # httpx logs request URLs, and Telegram's URLs contain the bot token.
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

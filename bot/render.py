@@ -1,0 +1,38 @@
+"""Plain-text rendering of answers for the terminal, through the templates in prompts/."""
+
+from __future__ import annotations
+
+import textwrap
+
+from index.prompts import Prompts
+from index.schema import Answer, Citation
+
+QUOTE_WIDTH = 96
+
+
+def render_answer(answer: Answer, prompts: Prompts, full_quotes: bool = True) -> str:
+    """The answer with its numbered sources; `full_quotes=False` lists title and date only."""
+    sources = "\n".join(render_source(c, prompts) if full_quotes else source_line(c) for c in answer.citations)
+    if answer.found:
+        return prompts.render("answer", answer=answer.answer, sources=sources, question=answer.question)
+    return prompts.render("closest", not_found=answer.answer, sources=sources, question=answer.question)
+
+
+def render_source(citation: Citation, prompts: Prompts) -> str:
+    """One source with its whole passage, as `/source N` shows it."""
+    paragraphs = (p for p in citation.quote.split("\n") if p.strip())
+    quote = "\n".join(textwrap.fill(p, QUOTE_WIDTH, initial_indent="    ", subsequent_indent="    ") for p in paragraphs)
+    return prompts.render(
+        "source",
+        n=citation.n,
+        title=citation.title,
+        date=citation.date or "undated",
+        doc_id=citation.doc_id,
+        source=f" · {citation.source}" if citation.source else "",
+        quote=quote,
+        score=citation.score,
+    )
+
+
+def source_line(citation: Citation) -> str:
+    return f"[{citation.n}] {citation.title} ({citation.date or 'undated'})"

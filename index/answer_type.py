@@ -1,0 +1,38 @@
+"""What kind of answer a question asks for, and whether a sentence holds one it does not already say.
+
+"When was X banned?" is answered by a sentence with a date in it, not by one that
+repeats "X was banned"; this gives such sentences the edge among equals.
+"""
+
+from __future__ import annotations
+
+import re
+
+MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
+DATE = re.compile(rf"\b(\d{{1,2}}(-\d{{1,2}})?\s+({MONTHS})|({MONTHS})\s+\d{{1,2}}|(19|20)\d\d)\b", re.IGNORECASE)
+NUMBER = re.compile(r"\b(\d[\d\s,.]*\d|\d+(st|nd|rd|th)?|one|two|three|four|five|six|seven|eight|nine|ten|"
+                    r"eleven|twelve|fifteen|twenty|hundreds?|thousands?|dozens?)\b", re.IGNORECASE)
+NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+(?:[-\s][A-Z][a-z]+)*")
+KINDS = (
+    ("date", re.compile(r"^\s*(when|what (year|date|day|month)|since when|in what year)\b", re.IGNORECASE)),
+    ("number", re.compile(r"\b(how (many|much|long|old)|what (rank|number|percentage|share|amount))\b", re.IGNORECASE)),
+    ("name", re.compile(r"^\s*(who|whom|whose|which (\w+ )?(person|people|journalist|activist|leader|official|"
+                        r"organi[sz]ations?|ngos?|defenders?|prisoners?|party|mep|meps))\b", re.IGNORECASE)),
+    ("place", re.compile(r"^\s*(where|in (which|what) (town|city|country|place|prison))\b", re.IGNORECASE)),
+)
+
+
+def expected_kind(question: str) -> str | None:
+    for kind, pattern in KINDS:
+        if pattern.search(question):
+            return kind
+    return None
+
+
+def holds_new_answer(kind: str | None, sentence: str, question: str) -> bool:
+    """Does the sentence contain a date/number/name of the asked kind that the question itself lacks?"""
+    if kind is None:
+        return False
+    pattern = {"date": DATE, "number": NUMBER, "name": NAME, "place": NAME}[kind]
+    asked = question.lower()
+    return any(match.group().lower() not in asked for match in pattern.finditer(sentence))

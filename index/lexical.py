@@ -1,0 +1,143 @@
+"""BM25 over stemmed words (bm25s), and the term statistics the answer composer weighs sentences with."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import logging
+import math
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+WORD = re.compile(r"\w+")
+# "bokaev" finds "bokayev" (0.92) and "kazakstan" "kazakhstan" (0.95), while real words stay
+# apart: "spend"/"suspend" 0.83, "bread"/"broad" 0.8, and "treat"/"treati" (treaty) is a prefix.
+SPELLING_CUTOFF = 0.85
+UNKNOWN_WORD_WEIGHT = 1.0  # about the IDF of a word in a third of the passages
+# Question words carry no topic; without them "why is X in prison" matches on X and prison.
+# So do the verbs that frame a question ("what happened at X", "what did they say about X"),
+# and particles ("locked up") that bm25s's list keeps.
+QUESTION_WORDS = frozenset(
+    "what when where which who whom whose why how many much did does do tell please happen happened happens "
+    "say said says know explain describe mean means up down out off over".split()
+)
+
+
+@lru_cache(maxsize=1)
+def _bm25s():
+    import bm25s
+
+    # bm25s sets its logger to DEBUG on import, which would print under any root configuration.
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    return bm25s
+
+
+@lru_cache(maxsize=1)
+def _stopwords() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_EN
+
+    return frozenset(STOPWORDS_EN) | QUESTION_WORDS
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+@lru_cache(maxsize=65536)
+def _stem(word: str) -> str:
+    return _stemmer().stemWord(word)
+
+
+def content_words(text: str) -> list[str]:
+    """Lower-cased words, stopwords and single letters dropped."""
+    return [w for w in WORD.findall(text.lower()) if w not in _stopwords() and (len(w) > 1 or w.isdigit())]
+
+
+def terms(text: str) -> list[str]:
+    """Stemmed content words: "Prisoners" and "prisoner" meet, "the" is dropped."""
+    return [_stem(w) for w in content_words(text)]
+
+
+class LexicalIndex:
+    """BM25 over chunks, addressed by chunk id, with document frequencies for term weighting."""
+
+    def __init__(self, bm25, chunk_ids: np.ndarray, doc_freq: dict[str, int]) -> None:
+        self._bm25 = bm25
+        self._chunk_ids = chunk_ids
+        self._doc_freq = doc_freq
+        self._vocab = bm25.vocab_dict
+        self._by_initial: dict[str, list[str]] | None = None  # spelling candidates, built on first need
+
+    @classmethod
+    def build(cls, texts: Sequence[str], chunk_ids: Sequence[int]) -> LexicalIndex:
+        bm25s = _bm25s()
+        tokenized = [terms(t) or ["\u2205"] for t in texts]  # bm25s needs a token in every document
+        bm25 = bm25s.BM25()
+        bm25.index(tokenized, show_progress=False)
+        doc_freq = Counter(term for tokens in tokenized for term in set(tokens))
+        return cls(bm25, np.asarray(chunk_ids, dtype=np.int64), dict(doc_freq))
+
+    def save(self, folder: Path) -> None:
+        self._bm25.save(str(folder), show_progress=False)
+        np.save(folder / "chunk_ids.npy", self._chunk_ids)
+        (folder / "doc_freq.json").write_text(json.dumps(self._doc_freq), encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path) -> LexicalIndex:
+        bm25 = _bm25s().BM25.load(str(folder), show_progress=False, verbosity=0)
+        doc_freq = json.loads((folder / "doc_freq.json").read_text(encoding="utf-8"))
+        return cls(bm25, np.load(folder / "chunk_ids.npy"), doc_freq)
+
+    def query_weights(self, question: str, is_common_word: Callable[[str], bool]) -> dict[str, float]:
+        """The question's terms with their weight as evidence.
+
+        A term the corpus uses weighs its IDF. An unknown term that is not a common word
+        is a misspelt name ("bokaev") when a close corpus term exists, and otherwise a name
+        the corpus never mentions: strong evidence the corpus cannot answer. An unknown
+        common word ("jail" where the text says "prison") is only a weak signal either way.
+        """
+        weights: dict[str, float] = {}
+        for word in content_words(question):
+            stem = _stem(word)
+            common = is_common_word(word) or is_common_word(stem)  # "invests" is not listed, "invest" is
+            if stem not in self._doc_freq and not common:
+                stem = self._closest(stem) or stem
+            if stem in self._doc_freq or not common:
+                weights[stem] = self.idf(stem)
+            else:
+                weights[stem] = UNKNOWN_WORD_WEIGHT
+        return weights
+
+    def _closest(self, term: str) -> str | None:
+        if len(term) < 5 or term.isdigit():
+            return None
+        if self._by_initial is None:
+            self._by_initial = {}
+            for known in self._doc_freq:
+                self._by_initial.setdefault(known[:1], []).append(known)
+        candidates = [c for c in self._by_initial.get(term[:1], ()) if abs(len(c) - len(term)) <= 2]
+        matches = difflib.get_close_matches(term, candidates, n=3, cutoff=SPELLING_CUTOFF)
+        return next((m for m in matches if not (m.startswith(term) or term.startswith(m))), None)
+
+    def search(self, query_terms: Iterable[str], k: int) -> list[tuple[int, float]]:
+        """(chunk id, BM25 score) of the best `k` chunks sharing a term with the query."""
+        known = [t for t in query_terms if t in self._vocab]
+        if not known or not len(self._chunk_ids):
+            return []
+        k = min(k, len(self._chunk_ids))
+        rows, scores = self._bm25.retrieve([known], k=k, show_progress=False, n_threads=1)
+        return [(int(self._chunk_ids[r]), float(s)) for r, s in zip(rows[0], scores[0]) if s > 0]
+
+    def idf(self, term: str) -> float:
+        """Inverse document frequency; a term the corpus never uses weighs most."""
+        n = len(self._chunk_ids)
+        df = self._doc_freq.get(term, 0)
+        return math.log(1 + (n - df + 0.5) / (df + 0.5))

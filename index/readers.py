@@ -1,0 +1,132 @@
+"""Read a corpus file of any supported format into a Document, or say plainly why not."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+from pathlib import Path
+
+from index.clean import clean_text
+from index.schema import Document
+
+SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
+MAX_FILE_BYTES = 50 * 1024 * 1024
+FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*\n", re.DOTALL)
+
+
+class DocumentError(Exception):
+    """A file that cannot be indexed; the message says why, in a user's words."""
+
+
+def read_document(path: Path, doc_id: str) -> Document:
+    """Read, extract and clean one file; raise DocumentError for anything unreadable."""
+    data = path.read_bytes()
+    if not data.strip():
+        raise DocumentError("empty file")
+    if len(data) > MAX_FILE_BYTES:
+        raise DocumentError(f"file is over {MAX_FILE_BYTES // (1024 * 1024)} MB")
+    suffix = path.suffix.lower()
+    if suffix in (".html", ".htm"):
+        text, meta = _read_html(data)
+    elif suffix == ".pdf":
+        text, meta = _read_pdf(data)
+    elif suffix == ".docx":
+        text, meta = _read_docx(data)
+    elif suffix in SUPPORTED_SUFFIXES:
+        text, meta = _split_front_matter(_decode(data))
+    else:
+        raise DocumentError(f"unsupported file type {suffix or '(none)'}")
+    cleaned = clean_text(text)
+    if not cleaned.strip():
+        raise DocumentError("no readable text")
+    return Document(
+        doc_id=doc_id,
+        title=meta.get("title") or _title_from_name(path),
+        date=meta.get("date") or None,
+        source=meta.get("source") or meta.get("url") or None,
+        text=cleaned,
+        content_hash=hashlib.sha256(data).hexdigest(),
+    )
+
+
+def _decode(data: bytes) -> str:
+    if b"\x00" in data[:8192]:
+        raise DocumentError("binary content in a text file")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    # Legacy encodings: cp1252 covers Western European exports; latin-1 never fails.
+    for encoding in ("cp1252", "latin-1"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise DocumentError("text in an unknown encoding")  # unreachable: latin-1 decodes anything
+
+
+def _split_front_matter(text: str) -> tuple[str, dict[str, str]]:
+    """`---`-fenced `key: value` lines at the top of a text or Markdown file."""
+    match = FRONT_MATTER.match(text)
+    if not match:
+        return text, {}
+    meta = {}
+    for line in match.group(1).splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            meta[key.strip().lower()] = value.strip().strip("\"'")
+    return text[match.end() :], meta
+
+
+def _read_html(data: bytes) -> tuple[str, dict[str, str]]:
+    import trafilatura
+
+    html = _decode(data)
+    text = trafilatura.extract(html, include_comments=False, include_tables=True, favor_precision=True)
+    if not text:
+        raise DocumentError("no main text found in the HTML")
+    found = trafilatura.extract_metadata(html)
+    meta = {}
+    if found is not None:
+        meta = {"title": found.title or "", "date": found.date or "", "source": found.url or ""}
+    return text, meta
+
+
+def _read_pdf(data: bytes) -> tuple[str, dict[str, str]]:
+    from pypdf import PdfReader
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise DocumentError("encrypted PDF (needs a password)")
+        pages = [page.extract_text() or "" for page in reader.pages]
+        info = reader.metadata or {}
+    except DocumentError:
+        raise
+    except Exception as error:  # a parser of damaged input can fail in any way; none may stop the build
+        raise DocumentError(f"unreadable PDF ({error.__class__.__name__}: {error})") from None
+    meta = {"title": str(info.get("/Title") or ""), "date": _pdf_date(str(info.get("/CreationDate") or ""))}
+    return "\n\n".join(pages), meta
+
+
+def _pdf_date(raw: str) -> str:
+    match = re.match(r"D:(\d{4})(\d{2})?(\d{2})?", raw)
+    return "-".join(part for part in (match.groups() if match else ()) if part)
+
+
+def _read_docx(data: bytes) -> tuple[str, dict[str, str]]:
+    import docx
+
+    try:
+        document = docx.Document(io.BytesIO(data))
+    except Exception as error:  # zipfile, lxml and python-docx each raise their own types for damaged files
+        raise DocumentError(f"unreadable DOCX ({error.__class__.__name__})") from None
+    props = document.core_properties
+    created = props.created.date().isoformat() if props.created else ""
+    return "\n\n".join(p.text for p in document.paragraphs), {"title": props.title or "", "date": created}
+
+
+def _title_from_name(path: Path) -> str:
+    words = re.sub(r"[_-]+", " ", path.stem).strip()
+    return words[:1].upper() + words[1:] if words else path.name

@@ -1,0 +1,41 @@
+"""Hybrid retrieval: dense (FAISS) and BM25 candidates fused by reciprocal rank."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+import numpy as np
+
+from index.schema import Hit
+from index.store import IndexStore
+
+EACH_RETRIEVERS_BEST = 2
+
+
+def retrieve(query_terms: Iterable[str], query_vector: np.ndarray, store: IndexStore, candidates: int,
+             rrf_k: int, top_k: int) -> list[Hit]:
+    """The `top_k` passages by reciprocal-rank fusion of dense and lexical rankings."""
+    dense = store.dense_search(query_vector, candidates)
+    lexical = store.lexical.search(query_terms, candidates)
+    fused: dict[int, float] = defaultdict(float)
+    for ranking in (dense, lexical):
+        for rank, (chunk_id, _) in enumerate(ranking):
+            fused[chunk_id] += 1.0 / (rrf_k + rank + 1)
+    dense_scores, lexical_scores = dict(dense), dict(lexical)
+    ranked = sorted(fused, key=lambda chunk_id: (-fused[chunk_id], chunk_id))
+    # Fusion favours passages both retrievers like; a passage one of them ranks first
+    # (a paraphrase only the encoder sees, a date only BM25 sees) must still be considered.
+    champions = {chunk_id for ranking in (dense, lexical) for chunk_id, _ in ranking[:EACH_RETRIEVERS_BEST]}
+    best = [c for c in ranked if c in champions or ranked.index(c) < top_k][: top_k + len(champions)]
+    return [
+        Hit(
+            chunk=store.chunks[chunk_id],
+            doc=store.doc_info(store.chunks[chunk_id].doc_id),
+            fused=fused[chunk_id],
+            dense=dense_scores.get(chunk_id, store.cosine(query_vector, chunk_id)),
+            lexical=lexical_scores.get(chunk_id, 0.0),
+            unit_dense=store.unit_cosines(query_vector, chunk_id),
+        )
+        for chunk_id in best
+    ]

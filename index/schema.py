@@ -1,0 +1,88 @@
+"""Plain records that flow between the layers: documents, chunks, hits, citations, answers."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+Span = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Document:
+    """A document as read from the corpus, its furniture removed."""
+
+    doc_id: str  # path relative to the corpus folder, with forward slashes
+    title: str
+    date: str | None
+    source: str | None
+    text: str
+    content_hash: str  # sha256 of the file's bytes
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage of a document: what is embedded, searched and quoted."""
+
+    chunk_id: int
+    doc_id: str
+    text: str
+    start: int  # character offsets of `text` in the document's text
+    end: int
+    sentences: tuple[Span, ...]  # offsets of the quotable units, relative to `text`
+
+    def to_record(self) -> dict[str, Any]:
+        return {**asdict(self), "sentences": [list(s) for s in self.sentences]}
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Chunk:
+        return cls(**{**record, "sentences": tuple(tuple(s) for s in record["sentences"])})
+
+
+@dataclass(frozen=True)
+class DocInfo:
+    """What an answer shows about a document."""
+
+    doc_id: str
+    title: str
+    date: str | None
+    source: str | None
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved passage with the evidence for it."""
+
+    chunk: Chunk
+    doc: DocInfo
+    fused: float  # reciprocal-rank-fusion score: the order of hits
+    dense: float  # cosine similarity of question and passage
+    lexical: float  # BM25 score, 0 when BM25 did not propose it
+    unit_dense: tuple[float, ...]  # cosine of question and each of chunk.sentences
+
+
+@dataclass(frozen=True)
+class Citation:
+    n: int
+    doc_id: str
+    title: str
+    date: str | None
+    source: str | None
+    quote: str  # the exact passage text
+    score: float
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    answer: str
+    found: bool
+    citations: tuple[Citation, ...] = field(default_factory=tuple)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "found": self.found,
+            "citations": [asdict(c) for c in self.citations],
+        }

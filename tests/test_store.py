@@ -1,0 +1,54 @@
+"""The index refuses to be read with other settings than it was built with, and names the fix."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from index.build import expected_meta
+from index.pipeline import Pipeline
+from index.settings import Settings
+from index.store import IndexMismatch, IndexMissing, IndexStore, current_version
+
+
+def test_meta_json_records_what_the_vectors_mean(built_index):
+    meta = json.loads((current_version(built_index) / "meta.json").read_text())
+    assert meta["model"].startswith("sentence-transformers/all-MiniLM-L6-v2")
+    assert meta["dim"] == 384
+    assert meta["chunking"] == Settings().chunking_signature()
+    assert meta["documents"] == 5 and meta["chunks"] > 20
+    assert {"faiss-cpu", "sentence-transformers", "torch"} <= set(meta["libraries"])
+    assert len(meta["corpus_fingerprint"]) == 64
+
+
+def test_index_built_with_other_chunking_asks_for_a_rebuild(index_copy, corpus_dir):
+    settings = Settings(corpus_dir=corpus_dir, index_dir=index_copy, chunk_tokens=120)
+    with pytest.raises(IndexMismatch, match="chunking.*rebuild it with `citebot index`"):
+        IndexStore.load(index_copy, expected_meta(settings))
+
+
+def test_index_built_with_another_model_asks_for_a_rebuild(index_copy, corpus_dir):
+    meta_path = current_version(index_copy) / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta_path.write_text(json.dumps({**meta, "model": "some/other-model"}))
+    settings = Settings(corpus_dir=corpus_dir, index_dir=index_copy)
+    with pytest.raises(IndexMismatch, match="model 'some/other-model'"):
+        Pipeline.open(settings)
+
+
+def test_missing_index_is_reported_before_the_model_loads(tmp_path, monkeypatch):
+    def no_model(*args, **kwargs):
+        raise AssertionError("the model was loaded although there is no index")
+
+    monkeypatch.setattr("index.pipeline.Embedder", no_model)
+    with pytest.raises(IndexMissing, match="citebot index"):
+        Pipeline.open(Settings(index_dir=tmp_path / "nothing-here"))
+
+
+def test_a_half_written_version_is_never_served(index_copy, corpus_dir):
+    (index_copy / ".v99999999-unfinished.partial").mkdir()
+    published = current_version(index_copy)
+    assert published is not None and not published.name.endswith(".partial")
+    store = IndexStore.load(index_copy, expected_meta(Settings(corpus_dir=corpus_dir)))
+    assert store.folder == published
