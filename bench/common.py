@@ -1,0 +1,25 @@
+"""Shared set-up for the benchmark scripts: the real pipeline over the project's corpus."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from index.build import build_index, index_is_current, scan_corpus
+from index.embedder import Embedder
+from index.pipeline import Pipeline
+from index.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def open_pipeline(**overrides: Any) -> Pipeline:
+    """A pipeline over corpus/, built in a scratch folder unless an up-to-date index exists there."""
+    index_dir = Path(tempfile.gettempdir()) / "citebot-bench-index"
+    settings = Settings(corpus_dir=ROOT / "corpus", index_dir=index_dir, **overrides)
+    embedder = Embedder(settings.embed_model, settings.embed_batch_size)
+    files = scan_corpus(settings.corpus_dir)
+    if not index_is_current(settings, files):
+        build_index(settings, files, embedder)
+    return Pipeline.open(settings, embedder)
