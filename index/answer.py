@@ -25,6 +25,7 @@ FOLLOW_ON = re.compile(r"^(These|They|Those|He|She|It|This|Their|His|Her)\b")
 NEAR_BEST = 0.85  # a further unit must score this share of the best to join the answer
 NEW_TERMS = 0.15  # ... and add this share of the question's weight not yet covered, or be as complete
 CLOSEST_SHOWN = 3
+TITLE_OVERLAP = 0.8
 ANAPHORA = frozenset("this these those such it its he she his her they their there".split())
 TRAILING = " \t\n,;:"
 
@@ -59,7 +60,7 @@ def _score_units(question: str, hits: list[Hit], weights: dict[str, float]) -> l
         for (start, end), unit_dense in zip(hit.chunk.sentences, hit.unit_dense):
             text = hit.chunk.text[start:end]
             where = (hit.chunk.doc_id, hit.chunk.start + start)
-            if where in seen or len(text.split()) < MIN_ANSWER_WORDS:
+            if where in seen or len(text.split()) < MIN_ANSWER_WORDS or _restates_title(text, hit.doc.title):
                 continue
             seen.add(where)
             covered = frozenset(weights).intersection(terms(text))
@@ -69,6 +70,12 @@ def _score_units(question: str, hits: list[Hit], weights: dict[str, float]) -> l
                 score += ANSWER_TYPE_BONUS if holds_new_answer(kind, text, question) else -ANSWER_TYPE_PENALTY
             units.append(Unit(rank, start, end, round(score, 4), covered))
     return sorted(units, key=lambda u: (-u.score, u.hit_rank, u.start))
+
+
+def _restates_title(text: str, title: str) -> bool:
+    """A heading that repeats the document's title matches many questions and answers none."""
+    unit_terms = set(terms(text))
+    return bool(unit_terms) and len(unit_terms & set(terms(title))) >= TITLE_OVERLAP * len(unit_terms)
 
 
 def _choose(units: list[Unit], weights: dict[str, float], hits_doc: list[str], max_units: int) -> list[Unit]:

@@ -36,3 +36,13 @@ def holds_new_answer(kind: str | None, sentence: str, question: str) -> bool:
     pattern = {"date": DATE, "number": NUMBER, "name": NAME, "place": NAME}[kind]
     asked = question.lower()
     return any(match.group().lower() not in asked for match in pattern.finditer(sentence))
+
+
+TYPE_NOUN = re.compile(r"^\s*(?:which|what)\s+(\w+)\s+(?:is|are|was|were|has|have|had|did|does|do|\w+s|\w+ed)\b",
+                       re.IGNORECASE)
+
+
+def type_noun(question: str) -> str | None:
+    """The noun that names the kind of answer ("which *country* invests ..."), not its subject."""
+    match = TYPE_NOUN.match(question)
+    return match.group(1).lower() if match else None

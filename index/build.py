@@ -10,6 +10,7 @@ from typing import Any
 
 from index.chunking import chunk_document, embedding_text
 from index.embedder import BUNDLED_MODEL_ID, Embedder
+from index.lexical import LEXICAL_VERSION
 from index.readers import SUPPORTED_SUFFIXES, DocumentError, read_document
 from index.schema import Chunk, Document, Span
 from index.settings import Settings
@@ -38,7 +39,11 @@ class BuildReport:
 
 def expected_meta(settings: Settings) -> dict[str, Any]:
     """The parts of meta.json that must match the settings for an index to be usable."""
-    return {"model": settings.embed_model or BUNDLED_MODEL_ID, "chunking": settings.chunking_signature()}
+    return {
+        "model": settings.embed_model or BUNDLED_MODEL_ID,
+        "chunking": settings.chunking_signature(),
+        "lexical": LEXICAL_VERSION,
+    }
 
 
 def scan_corpus(corpus_dir: Path) -> list[CorpusFile]:

@@ -15,13 +15,14 @@ from pathlib import Path
 import numpy as np
 
 WORD = re.compile(r"\w+")
+LEXICAL_VERSION = "snowball-en/stopwords-en-plus/1"  # change when terms() would split text differently
 # "bokaev" finds "bokayev" (0.92) and "kazakstan" "kazakhstan" (0.95), while real words stay
 # apart: "spend"/"suspend" 0.83, "bread"/"broad" 0.8, and "treat"/"treati" (treaty) is a prefix.
 SPELLING_CUTOFF = 0.85
 UNKNOWN_WORD_WEIGHT = 1.0  # about the IDF of a word in a third of the passages
 # Question words carry no topic; without them "why is X in prison" matches on X and prison.
 # So do the verbs that frame a question ("what happened at X", "what did they say about X"),
-# and particles ("locked up") that bm25s's list keeps.
+# and particles ("locked up").
 QUESTION_WORDS = frozenset(
     "what when where which who whom whose why how many much did does do tell please happen happened happens "
     "say said says know explain describe mean means up down out off over".split()
@@ -39,9 +40,9 @@ def _bm25s():
 
 @lru_cache(maxsize=1)
 def _stopwords() -> frozenset[str]:
-    from bm25s.stopwords import STOPWORDS_EN
+    from bm25s.stopwords import STOPWORDS_EN_PLUS
 
-    return frozenset(STOPWORDS_EN) | QUESTION_WORDS
+    return frozenset(STOPWORDS_EN_PLUS) | QUESTION_WORDS
 
 
 @lru_cache(maxsize=1)

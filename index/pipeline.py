@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 
 from index.answer import compose
+from index.answer_type import type_noun
+from index.lexical import terms
 from index.build import expected_meta
 from index.embedder import Embedder
 from index.prompts import Prompts, load_prompts
@@ -14,6 +16,10 @@ from index.settings import Settings
 from index.store import IndexStore
 
 MAX_QUESTION_CHARS = 1000  # MiniLM reads 256 word pieces; longer questions only cost time
+TYPE_NOUN_WEIGHT = 0.5  # "which country ..." asks for a country; the word itself need not appear
+FOLLOW_UP_WEIGHT = 0.5  # the previous question's terms count, but less than the new question's
+FOLLOW_UP_START = re.compile(r"^(and|but|also|so|what about|how about|then)\b", re.IGNORECASE)
+REFERRING_WORDS = frozenset("he she him her his hers they them their it its this that these those there".split())
 
 
 class EmptyQuestion(ValueError):
@@ -41,16 +47,27 @@ class Pipeline:
         question = normalise_question(question)
         return self._search(question, self._weights(question))
 
-    def ask(self, question: str) -> Answer:
+    def ask(self, question: str, previous: str | None = None) -> Answer:
+        """Answer `question`; `previous`, the question before it, gives a follow-up its subject."""
         question = normalise_question(question)
         weights = self._weights(question)
-        hits = self._search(question, weights)
+        search_text = question
+        if previous:
+            for term, weight in self._weights(previous).items():
+                weights.setdefault(term, weight * FOLLOW_UP_WEIGHT)
+            search_text = f"{previous} {question}"
+        hits = self._search(search_text, weights)
         not_found = self.prompts.render("not_found", question=question)
         return compose(question, weights, hits, self.settings.min_confidence, self.settings.answer_sentences,
                        not_found)
 
     def _weights(self, question: str) -> dict[str, float]:
-        return self.store.lexical.query_weights(question, self.embedder.is_common_word)
+        weights = self.store.lexical.query_weights(question, self.embedder.is_common_word)
+        noun = type_noun(question)
+        for term in terms(noun) if noun else ():
+            if term in weights:
+                weights[term] *= TYPE_NOUN_WEIGHT
+        return weights
 
     def _search(self, question: str, weights: dict[str, float]) -> list[Hit]:
         vector = self.embedder.encode_query(question)
@@ -64,3 +81,9 @@ def normalise_question(question: str) -> str:
     if not re.search(r"\w", text):
         raise EmptyQuestion("the question is empty; ask something about the documents")
     return text
+
+
+def is_follow_up(question: str) -> bool:
+    """Does the question lean on the one before ("and when was he sentenced?")?"""
+    words = re.findall(r"[a-z']+", question.lower())
+    return bool(FOLLOW_UP_START.match(question.strip())) or (len(words) <= 12 and bool(REFERRING_WORDS & set(words)))

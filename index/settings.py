@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+IdList = Annotated[list[int], NoDecode]  # "123, 456" in the environment, not JSON
 
 
 class Settings(BaseSettings):
@@ -39,10 +42,35 @@ class Settings(BaseSettings):
     prompts_dir: Path = Field(
         Path(__file__).resolve().parent.parent / "prompts", description="Folder of answer and not-found templates."
     )
+    telegram_bot_token: SecretStr = Field(
+        SecretStr(""),
+        validation_alias=AliasChoices("TELEGRAM_BOT_TOKEN", "CITEBOT_TELEGRAM_BOT_TOKEN"),
+        description="Telegram bot token from @BotFather; without one, `citebot serve` opens the terminal chat.",
+    )
+    telegram_api_url: str = Field(
+        "https://api.telegram.org/bot",
+        description="Bot API base URL; the file URL follows it (.../file/bot). Tests use a server on 127.0.0.1.",
+    )
+    allowed_chats: IdList = Field(default_factory=list, description="Chat ids the bot answers; empty means all.")
+    admins: IdList = Field(default_factory=list, description="User ids allowed to run /reindex and send documents.")
+    rate_limit_per_minute: int = Field(10, ge=1, description="Questions one user may ask per minute.")
+    webhook_url: str = Field("", description="Public HTTPS URL for Telegram to post updates to; empty means polling.")
+    webhook_listen: str = Field("127.0.0.1", description="Address the webhook server listens on.")
+    webhook_port: int = Field(8443, description="Port the webhook server listens on.")
+    webhook_secret: SecretStr = Field(SecretStr(""), description="Secret Telegram sends with each webhook update.")
+    feedback_log: Path = Field(Path(".citebot/feedback.jsonl"), description="Where 👍/👎 votes are appended.")
+    follow_up_minutes: int = Field(10, ge=0, description="How long a chat's last question serves as context.")
     llm_provider: str = Field("none", description="'none' (extractive answers), 'openai' (any OpenAI-compatible endpoint) or 'ollama'.")
     llm_model: str = Field("", description="Model name for the LLM provider.")
     llm_base_url: str = Field("", description="Base URL of the LLM endpoint.")
     llm_api_key: SecretStr = Field(SecretStr(""), description="API key for an OpenAI-compatible endpoint.")
+
+    @field_validator("allowed_chats", "admins", mode="before")
+    @classmethod
+    def _split_ids(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [int(part) for part in value.replace(";", ",").split(",") if part.strip()]
+        return value
 
     def chunking_signature(self) -> dict[str, int | str]:
         """What, if changed, makes every stored chunk stale."""

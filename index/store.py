@@ -89,7 +89,7 @@ def check_meta(meta: dict[str, Any], expected: dict[str, Any]) -> None:
     """Refuse an index whose vectors or chunks mean something else than the settings say."""
     if meta.get("format") != FORMAT_VERSION:
         raise IndexMismatch(f"index format {meta.get('format')} is not {FORMAT_VERSION}; rebuild with `citebot index`")
-    for key in ("model", "chunking"):
+    for key in ("model", "chunking", "lexical"):
         if meta.get(key) != expected[key]:
             raise IndexMismatch(
                 f"index was built with {key} {meta.get(key)!r}, settings say {expected[key]!r}; "
