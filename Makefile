@@ -1,7 +1,8 @@
 # One command sets everything up and runs citebot; one sets everything up and runs the tests.
-#   make run    install into .venv, build the index from corpus/, open the terminal chat
+#   make run    install into .venv, build the index from corpus/, then run the Telegram bot
+#               (TELEGRAM_BOT_TOKEN set) or else the terminal chat
 #   make test   install into .venv, run the test suite
-#   make bench  install into .venv, print speed figures (bench/ask_latency.py)
+#   make bench  install into .venv, print speed figures (bench/ask_latency.py, bench/bot_latency.py)
 
 PYTHON ?= python3
 VENV := .venv
@@ -22,13 +23,14 @@ setup: $(INSTALLED)
 
 run: setup
 	$(BIN)/citebot index
-	$(BIN)/citebot chat
+	$(BIN)/citebot serve
 
 test: setup
 	$(BIN)/python -m pytest
 
 bench: setup
 	$(BIN)/python bench/ask_latency.py
+	$(BIN)/python bench/bot_latency.py
 
 calibrate: setup
 	$(BIN)/python bench/calibrate.py

@@ -11,7 +11,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
-QUIET_LOGGERS = ("httpx", "httpcore", "sentence_transformers", "transformers", "faiss", "bm25s", "urllib3")
+QUIET_LOGGERS = ("httpx", "httpcore", "sentence_transformers", "transformers", "faiss", "bm25s", "urllib3",
+                 "telegram", "apscheduler")
 
 
 class CliError(Exception):
@@ -55,6 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     ask.set_defaults(run=_cmd_ask)
     chat = commands.add_parser("chat", parents=[common], help="ask questions in a terminal chat")
     chat.set_defaults(run=_cmd_chat)
+    serve = commands.add_parser("serve", parents=[common],
+                                help="run the Telegram bot (TELEGRAM_BOT_TOKEN set) or else the terminal chat")
+    serve.set_defaults(run=_cmd_serve)
     parser.set_defaults(verbose=False)
     return parser
 
@@ -71,31 +75,14 @@ def _settings(args: argparse.Namespace):
 
 
 def _cmd_index(args: argparse.Namespace) -> int:
-    from index.build import build_index, index_is_current, scan_corpus
+    from index.build import update_index
     from index.embedder import Embedder
 
     settings = _settings(args)
-    files = scan_corpus(settings.corpus_dir)
-    current = index_is_current(settings, files)
-    if current:
-        report = {"up_to_date": True, "documents": current["documents"], "chunks": current["chunks"], "failed": []}
-    else:
-        embedder = Embedder(settings.embed_model, settings.embed_batch_size)
-        built = build_index(settings, files, embedder, show_progress=not args.json and sys.stderr.isatty())
-        report = {"up_to_date": False, "documents": built.documents, "chunks": built.chunks,
-                  "failed": [{"doc_id": d, "error": e} for d, e in built.failed], "seconds": built.seconds}
-    if args.json:
-        print(json.dumps(report, ensure_ascii=False))
-    else:
-        print(_index_summary(report, settings.index_dir))
+    report = update_index(settings, lambda: Embedder(settings.embed_model, settings.embed_batch_size),
+                          show_progress=not args.json and sys.stderr.isatty())
+    print(json.dumps(report.to_json(), ensure_ascii=False) if args.json else f"{report.summary()} ({settings.index_dir})")
     return 0
-
-
-def _index_summary(report: dict, index_dir: Path) -> str:
-    state = "up to date" if report["up_to_date"] else f"built in {report['seconds']:.1f} s"
-    lines = [f"Index {state}: {report['documents']} documents, {report['chunks']} passages ({index_dir})."]
-    lines += [f"  skipped {f['doc_id']}: {f['error']}" for f in report["failed"]]
-    return "\n".join(lines)
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:
@@ -139,6 +126,19 @@ def _cmd_chat(args: argparse.Namespace) -> int:
 
     pipeline = Pipeline.open(_settings(args))
     run_chat(pipeline)
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    if not settings.telegram_bot_token.get_secret_value():
+        print("No TELEGRAM_BOT_TOKEN set: opening the terminal chat instead.", file=sys.stderr)
+        return _cmd_chat(args)
+    os.environ.setdefault("PTB_TIMEDELTA", "1")  # opt in to python-telegram-bot's coming timedelta durations
+    from bot.telegram_app import run_bot
+
+    logging.getLogger("bot").setLevel(logging.INFO)  # a server says that it is serving
+    run_bot(settings)
     return 0
 
 

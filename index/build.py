@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,16 @@ class BuildReport:
     failed: list[tuple[str, str]] = field(default_factory=list)  # (doc_id, reason)
     seconds: float = 0.0
     up_to_date: bool = False
+
+    def summary(self) -> str:
+        state = "up to date" if self.up_to_date else f"built in {self.seconds:.1f} s"
+        lines = [f"Index {state}: {self.documents} documents, {self.chunks} passages."]
+        lines += [f"  skipped {doc_id}: {reason}" for doc_id, reason in self.failed]
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"up_to_date": self.up_to_date, "documents": self.documents, "chunks": self.chunks,
+                "failed": [{"doc_id": d, "error": e} for d, e in self.failed], "seconds": self.seconds}
 
 
 def expected_meta(settings: Settings) -> dict[str, Any]:
@@ -80,6 +91,15 @@ def index_is_current(settings: Settings, files: list[CorpusFile]) -> dict[str, A
     return meta if same_settings and fresh else None
 
 
+def update_index(settings: Settings, get_embedder: Callable[[], Embedder], show_progress: bool = False) -> BuildReport:
+    """Rebuild when the corpus or the settings changed; the model is loaded only then."""
+    files = scan_corpus(settings.corpus_dir)
+    current = index_is_current(settings, files)
+    if current:
+        return BuildReport(current["documents"], current["chunks"], current.get("failed_docs", []), up_to_date=True)
+    return build_index(settings, files, get_embedder(), show_progress)
+
+
 def build_index(settings: Settings, files: list[CorpusFile], embedder: Embedder,
                 show_progress: bool = False) -> BuildReport:
     """Read, chunk and embed every file, then publish the result as the current index version."""
@@ -105,6 +125,7 @@ def build_index(settings: Settings, files: list[CorpusFile], embedder: Embedder,
         "corpus_fingerprint": fingerprint(files),
         "documents": len(documents),
         "chunks": len(chunks),
+        "failed_docs": failed,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     write_version(settings.index_dir, meta, chunks, vectors, unit_vectors, _manifest(documents, chunks))

@@ -13,6 +13,8 @@ TEMPLATES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "closest": (frozenset({"not_found", "sources"}), frozenset({"question"})),
     "source": (frozenset({"n", "title", "quote"}), frozenset({"date", "doc_id", "source", "score"})),
     "llm_answer": (frozenset({"question", "passages"}), frozenset()),
+    "start": (frozenset({"documents"}), frozenset()),
+    "help": (frozenset(), frozenset()),
 }
 
 

@@ -14,7 +14,7 @@ IdList = Annotated[list[int], NoDecode]  # "123, 456" in the environment, not JS
 class Settings(BaseSettings):
     """One place for every knob; entry points build it, the pipeline receives it."""
 
-    model_config = SettingsConfigDict(env_prefix="CITEBOT_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="CITEBOT_", env_file=".env", extra="ignore", populate_by_name=True)
 
     corpus_dir: Path = Field(Path("corpus"), description="Folder of documents to index (txt, md, html, pdf, docx).")
     index_dir: Path = Field(Path(".citebot/index"), description="Folder where the built index versions live.")

@@ -20,8 +20,10 @@ netguard.install()
 # The code under test must set these itself; clear any the caller's shell set.
 for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
     os.environ.pop(name, None)
-for name in [n for n in os.environ if n.startswith("CITEBOT_")]:
-    os.environ.pop(name)
+for name in [n for n in os.environ if n.startswith("CITEBOT_")] + ["TELEGRAM_BOT_TOKEN"]:
+    os.environ.pop(name, None)
+os.environ["PTB_TIMEDELTA"] = "1"  # as `citebot serve` sets it: python-telegram-bot's coming behaviour
+os.environ["NO_PROXY"] = "127.0.0.1,localhost"  # httpx honours *_PROXY; the fake Bot API is on loopback
 
 
 @pytest.fixture(scope="session")

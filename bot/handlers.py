@@ -1,0 +1,266 @@
+"""Telegram handlers: questions in, cited answers out; sources, votes and commands beside them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ChatAction, ChatType
+from telegram.error import TelegramError
+from telegram.ext import ApplicationHandlerStop, ContextTypes
+
+from bot.state import AnswerCache, RateLimiter
+from bot.telegram_render import answer_messages, passage_messages
+from index.build import CorpusError, update_index
+from index.pipeline import MAX_QUESTION_CHARS, Pipeline, is_follow_up
+from index.schema import Answer, Citation
+from index.settings import Settings
+
+log = logging.getLogger(__name__)
+
+REFUSAL_INTERVAL = 600.0  # seconds between two refusals to the same chat outside the allow-list
+FOLLOW_UP_CONTEXT_CHARS = 400
+# A quicker answer needs no "typing…"; every chat action counts against Telegram's flood limits.
+TYPING_AFTER = 0.3
+TYPING_REFRESH = 4.5  # Telegram shows the action for 5 seconds
+NOT_ALLOWED = "Sorry, this bot only answers in the chats it was set up for."
+TOO_FAST = "You are asking faster than I can answer well. Please wait a minute, then ask again."
+NO_WORDS = "Please ask a question in words, for example: Why is Maks Bokayev in prison?"
+ONLY_TEXT = "I can only read text. Please type your question as a message."
+ADMIN_FILE = "To add a document, put it in the corpus folder and send /reindex."
+CUT_NOTE = "Your message was long, so I used its first {limit} characters."
+APOLOGY = "Sorry, something went wrong while answering. Please try again in a moment."
+ADMINS_ONLY = "Only the bot's admins can do that."
+ASK_FIRST = "Ask a question first; then /source N shows its passages."
+TOO_OLD = "That answer is too old; ask again to see its sources."
+
+
+def _settings(context: ContextTypes.DEFAULT_TYPE) -> Settings:
+    return context.bot_data["settings"]
+
+
+def _answers(context: ContextTypes.DEFAULT_TYPE) -> AnswerCache:
+    return context.bot_data["answers"]
+
+
+async def gatekeeper(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Stop updates from chats outside the allow-list, after one refusal line."""
+    allowed = _settings(context).allowed_chats
+    chat = update.effective_chat
+    if not allowed or chat is None or chat.id in allowed:
+        return
+    if update.callback_query:
+        await update.callback_query.answer()
+    elif update.effective_message:
+        refused_at: dict[int, float] = context.bot_data.setdefault("refused_at", {})
+        if time.monotonic() - refused_at.get(chat.id, -REFUSAL_INTERVAL) >= REFUSAL_INTERVAL:
+            refused_at[chat.id] = time.monotonic()
+            await update.effective_message.reply_text(NOT_ALLOWED)
+    raise ApplicationHandlerStop
+
+
+async def on_private_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Any text in a private chat is a question."""
+    await answer_question(update, context, update.effective_message.text or "")
+
+
+async def on_group_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """In a group, answer only a message that mentions the bot or replies to it."""
+    question = addressed_question(update.effective_message, context.bot.username, context.bot.id)
+    if question is not None:
+        await answer_question(update, context, question)
+
+
+async def ask_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/ask question: how to ask in a group without mentioning the bot."""
+    await answer_question(update, context, " ".join(context.args or []))
+
+
+def addressed_question(message: Message, username: str, bot_id: int) -> str | None:
+    """The question in a group message meant for the bot, or None when it is not for the bot."""
+    text = message.text or ""
+    mention = re.compile(rf"@{re.escape(username)}\b", re.IGNORECASE)
+    if mention.search(text):
+        return mention.sub(" ", text).strip()
+    replied = message.reply_to_message
+    if replied is not None and replied.from_user is not None and replied.from_user.id == bot_id:
+        return text
+    return None
+
+
+async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) -> None:
+    """Answer one question: rate limit, typing, the pipeline off the event loop, the cited reply."""
+    message = update.effective_message
+    limiter: RateLimiter = context.bot_data["limiter"]
+    user = update.effective_user
+    if user is not None and not limiter.allow(user.id):
+        if limiter.first_refusal(user.id):
+            await message.reply_text(TOO_FAST)
+        return
+    question, note = text.strip(), None
+    if len(question) > MAX_QUESTION_CHARS:
+        question, note = question[:MAX_QUESTION_CHARS], CUT_NOTE.format(limit=MAX_QUESTION_CHARS)
+    if not re.search(r"[^\W_]", question):
+        await message.reply_text(NO_WORDS)
+        return
+    previous = _recent_question(context) if is_follow_up(question) else None
+    pipeline: Pipeline = context.bot_data["pipeline"]  # read per question: /reindex swaps it
+    typing = asyncio.create_task(_show_typing(context, message.chat_id))
+    try:
+        answer = await asyncio.to_thread(pipeline.ask, question, previous)
+    finally:
+        typing.cancel()
+    answer_id = _answers(context).put(answer)
+    context.chat_data["last_answer"] = answer_id
+    asked = f"{previous} {question}" if previous else question
+    context.chat_data["last_question"] = (asked[-FOLLOW_UP_CONTEXT_CHARS:], time.monotonic())
+    await _reply_html(message, answer_messages(answer, note=note), answer_keyboard(answer_id, answer))
+
+
+async def _show_typing(context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> None:
+    """Show "typing…" once an answer takes a noticeable while, and keep it up until it is sent."""
+    await asyncio.sleep(TYPING_AFTER)
+    while True:
+        await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
+        await asyncio.sleep(TYPING_REFRESH)
+
+
+def _recent_question(context: ContextTypes.DEFAULT_TYPE) -> str | None:
+    last = context.chat_data.get("last_question")
+    if last is None or time.monotonic() - last[1] > _settings(context).follow_up_minutes * 60:
+        return None
+    return last[0]
+
+
+async def _reply_html(message: Message, parts: list[str], keyboard: InlineKeyboardMarkup | None = None) -> None:
+    in_group = message.chat.type != ChatType.PRIVATE
+    for i, html in enumerate(parts):
+        last = i == len(parts) - 1
+        await message.reply_html(html, do_quote=in_group and i == 0, reply_markup=keyboard if last else None)
+
+
+def answer_keyboard(answer_id: str, answer: Answer, voted: bool = False) -> InlineKeyboardMarkup:
+    """One button per source, then 👍/👎 until a vote is cast."""
+    sources = [InlineKeyboardButton(f"📄 {c.n}", callback_data=f"src:{answer_id}:{c.n}") for c in answer.citations]
+    rows = [sources[i : i + 5] for i in range(0, len(sources), 5)]
+    if not voted:
+        rows.append([InlineKeyboardButton("👍", callback_data=f"fb:{answer_id}:up"),
+                     InlineKeyboardButton("👎", callback_data=f"fb:{answer_id}:down")])
+    return InlineKeyboardMarkup(rows)
+
+
+def _citation(answer: Answer | None, n: int) -> Citation | None:
+    return next((c for c in answer.citations if c.n == n), None) if answer else None
+
+
+async def on_source_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Show the full passage behind a source button."""
+    query = update.callback_query
+    _, answer_id, n = query.data.split(":")
+    citation = _citation(_answers(context).get(answer_id), int(n))
+    if citation is None:
+        await query.answer(TOO_OLD)
+        return
+    await query.answer()
+    await _reply_html(query.message, passage_messages(citation))
+
+
+async def on_vote_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Record a 👍/👎 vote on an answer in the feedback log."""
+    query = update.callback_query
+    _, answer_id, vote = query.data.split(":")
+    answer = _answers(context).get(answer_id)
+    if answer is None:
+        await query.answer("That answer is too old to rate.")
+        return
+    context.bot_data["feedback"].record(answer, vote)
+    await query.answer("Thanks for the feedback!")
+    await query.edit_message_reply_markup(answer_keyboard(answer_id, answer, voted=True))
+
+
+async def on_stale_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A button whose data this bot does not know (an old version's, or forged)."""
+    await update.callback_query.answer(TOO_OLD)
+
+
+async def source_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/source N: the full passage of source N of the last answer in this chat."""
+    answer = _answers(context).get(context.chat_data.get("last_answer", ""))
+    if answer is None:
+        await update.effective_message.reply_text(ASK_FIRST)
+        return
+    arg = context.args[0] if context.args else ""
+    citation = _citation(answer, int(arg)) if arg.isdigit() else None
+    if citation is None:
+        await update.effective_message.reply_text(
+            f"Give a source number from 1 to {len(answer.citations)}, for example /source 1.")
+        return
+    await _reply_html(update.effective_message, passage_messages(citation))
+
+
+async def start_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/start: what the bot knows about, and questions to try."""
+    pipeline: Pipeline = context.bot_data["pipeline"]
+    documents = "\n".join(f"• {doc['title']} ({doc.get('date') or 'undated'})"
+                          for doc in sorted(pipeline.store.docs.values(), key=lambda d: d.get("date") or ""))
+    await update.effective_message.reply_text(pipeline.prompts.render("start", documents=documents))
+
+
+async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/help: the commands."""
+    await update.effective_message.reply_text(context.bot_data["pipeline"].prompts.render("help"))
+
+
+async def stats_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/stats: documents, passages, when indexed, index version."""
+    meta = context.bot_data["pipeline"].store.meta
+    await update.effective_message.reply_text(
+        f"Documents: {meta['documents']}\nPassages: {meta['chunks']}\n"
+        f"Indexed: {meta['built_at']}\nIndex version: {meta['version']}")
+
+
+def _is_admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    user = update.effective_user
+    return user is not None and user.id in _settings(context).admins
+
+
+async def reindex_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/reindex: rebuild the index from the corpus folder and serve it (admins only)."""
+    message = update.effective_message
+    if not _is_admin(update, context):
+        await message.reply_text(ADMINS_ONLY)
+        return
+    lock: asyncio.Lock = context.bot_data.setdefault("reindex_lock", asyncio.Lock())
+    if lock.locked():
+        await message.reply_text("A rebuild is already running; I will report when it is done.")
+        return
+    async with lock:
+        await message.reply_text("Rebuilding the index…")
+        pipeline: Pipeline = context.bot_data["pipeline"]
+        try:
+            report = await asyncio.to_thread(update_index, pipeline.settings, lambda: pipeline.embedder)
+        except CorpusError as error:
+            await message.reply_text(f"Nothing was rebuilt: {error}")
+            return
+        if not report.up_to_date:
+            context.bot_data["pipeline"] = await asyncio.to_thread(Pipeline.open, pipeline.settings, pipeline.embedder)
+        await message.reply_text(report.summary())
+
+
+async def on_other_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Photos, stickers, voice and files: say what the bot can read."""
+    document = update.effective_message.document
+    await update.effective_message.reply_text(ADMIN_FILE if document and _is_admin(update, context) else ONLY_TEXT)
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log the failure with its traceback and apologise briefly; the bot keeps serving."""
+    log.error("handling update %s failed", getattr(update, "update_id", "?"), exc_info=context.error)
+    if isinstance(update, Update) and update.effective_message is not None:
+        try:
+            await update.effective_message.reply_text(APOLOGY)
+        except TelegramError:
+            log.warning("could not send the apology", exc_info=True)

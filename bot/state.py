@@ -1,0 +1,81 @@
+"""What the bot remembers between updates: recent answers, per-user rate, votes."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from pathlib import Path
+
+from index.schema import Answer
+
+
+class AnswerCache:
+    """Recent answers by a short id, so a button pressed later can show a source or take a vote."""
+
+    def __init__(self, capacity: int = 2000) -> None:
+        self._answers: OrderedDict[str, Answer] = OrderedDict()
+        self._capacity = capacity
+
+    def put(self, answer: Answer) -> str:
+        answer_id = secrets.token_hex(4)
+        self._answers[answer_id] = answer
+        while len(self._answers) > self._capacity:
+            self._answers.popitem(last=False)
+        return answer_id
+
+    def get(self, answer_id: str) -> Answer | None:
+        return self._answers.get(answer_id)
+
+
+class RateLimiter:
+    """At most `per_minute` questions per user in any sliding minute."""
+
+    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self._per_minute = per_minute
+        self._clock = clock
+        self._asked: dict[int, deque[float]] = {}
+        self._warned: dict[int, float] = {}
+
+    def allow(self, user_id: int) -> bool:
+        now = self._clock()
+        asked = self._asked.setdefault(user_id, deque())
+        while asked and now - asked[0] >= 60:
+            asked.popleft()
+        if len(asked) >= self._per_minute:
+            return False
+        asked.append(now)
+        return True
+
+    def first_refusal(self, user_id: int) -> bool:
+        """True once per minute of refusals, so an eager user is told once, not flooded."""
+        now = self._clock()
+        if now - self._warned.get(user_id, -60.0) < 60:
+            return False
+        self._warned[user_id] = now
+        return True
+
+
+class FeedbackLog:
+    """👍/👎 votes appended as JSON lines: question, answer, citations, vote, time; no user names."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+
+    def record(self, answer: Answer, vote: str) -> None:
+        entry = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "vote": vote,
+            "question": answer.question,
+            "answer": answer.answer,
+            "found": answer.found,
+            "citations": [{"n": c.n, "doc_id": c.doc_id, "title": c.title, "quote": c.quote} for c in answer.citations],
+        }
+        with self._lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a", encoding="utf-8") as handle:
+                handle.write(json.dumps(entry, ensure_ascii=False) + "\n")

@@ -1,0 +1,101 @@
+"""The Telegram bot: a python-telegram-bot Application over the answering pipeline."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from telegram import BotCommand, LinkPreviewOptions, Update
+from telegram.ext import (AIORateLimiter, Application, ApplicationBuilder, CallbackQueryHandler, CommandHandler,
+                          Defaults, MessageHandler, TypeHandler, filters)
+
+from bot import handlers
+from bot.state import AnswerCache, FeedbackLog, RateLimiter
+from index.pipeline import Pipeline
+from index.settings import Settings
+
+log = logging.getLogger(__name__)
+
+COMMANDS = [
+    BotCommand("start", "What I know about, and questions to try"),
+    BotCommand("help", "How to ask, and the commands"),
+    BotCommand("source", "Full passage of source N of my last answer"),
+    BotCommand("ask", "Ask a question (in groups)"),
+    BotCommand("stats", "Documents and passages indexed"),
+    BotCommand("reindex", "Rebuild the index (admins)"),
+]
+
+
+def file_url(api_url: str) -> str:
+    """The Bot API's file URL that goes with its base URL (…/bot → …/file/bot)."""
+    base = api_url.rstrip("/")
+    return f"{base[: -len('/bot')]}/file/bot" if base.endswith("/bot") else f"{base}/file/bot"
+
+
+def build_application(settings: Settings, pipeline: Pipeline | None = None) -> Application:
+    """The bot, ready to run; without `pipeline`, the model and index load in post_init."""
+    token = settings.telegram_bot_token.get_secret_value()
+    application = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(settings.telegram_api_url.rstrip("/"))
+        .base_file_url(file_url(settings.telegram_api_url))
+        .concurrent_updates(True)  # one slow question must not hold up other chats
+        .rate_limiter(AIORateLimiter(max_retries=3))  # Telegram's flood limits, and RetryAfter
+        .defaults(Defaults(link_preview_options=LinkPreviewOptions(is_disabled=True)))
+        .post_init(_post_init)
+        .build()
+    )
+    application.bot_data.update(
+        settings=settings,
+        pipeline=pipeline,
+        answers=AnswerCache(),
+        limiter=RateLimiter(settings.rate_limit_per_minute),
+        feedback=FeedbackLog(settings.feedback_log),
+    )
+    _add_handlers(application)
+    return application
+
+
+def _add_handlers(application: Application) -> None:
+    application.add_handler(TypeHandler(Update, handlers.gatekeeper), group=-1)
+    commands = {"start": handlers.start_command, "help": handlers.help_command, "source": handlers.source_command,
+                "ask": handlers.ask_command, "stats": handlers.stats_command, "reindex": handlers.reindex_command}
+    for name, callback in commands.items():
+        application.add_handler(CommandHandler(name, callback))
+    new_text = filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND
+    application.add_handler(MessageHandler(new_text & filters.ChatType.PRIVATE, handlers.on_private_text))
+    application.add_handler(MessageHandler(new_text & filters.ChatType.GROUPS, handlers.on_group_text))
+    other = (filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE & ~filters.TEXT & ~filters.COMMAND
+             & ~filters.StatusUpdate.ALL)
+    application.add_handler(MessageHandler(other, handlers.on_other_message))
+    application.add_handler(CallbackQueryHandler(handlers.on_source_button, pattern=r"^src:[0-9a-f]{8}:\d{1,2}$"))
+    application.add_handler(CallbackQueryHandler(handlers.on_vote_button, pattern=r"^fb:[0-9a-f]{8}:(up|down)$"))
+    application.add_handler(CallbackQueryHandler(handlers.on_stale_button))
+    application.add_error_handler(handlers.on_error)
+
+
+async def _post_init(application: Application) -> None:
+    """Load the model and index once, before the first update; register the command menu."""
+    settings: Settings = application.bot_data["settings"]
+    if application.bot_data["pipeline"] is None:
+        application.bot_data["pipeline"] = await asyncio.to_thread(Pipeline.open, settings)
+    await application.bot.set_my_commands(COMMANDS)
+    store = application.bot_data["pipeline"].store
+    log.info("serving @%s: %d documents, %d passages", application.bot.username, len(store.docs), len(store.chunks))
+
+
+def run_bot(settings: Settings) -> None:
+    """Serve until interrupted: by webhook when a webhook URL is set, by polling otherwise."""
+    application = build_application(settings)
+    if settings.webhook_url:
+        application.run_webhook(
+            listen=settings.webhook_listen,
+            port=settings.webhook_port,
+            url_path="telegram",
+            webhook_url=settings.webhook_url,
+            secret_token=settings.webhook_secret.get_secret_value() or None,
+            allowed_updates=Update.ALL_TYPES,
+        )
+    else:
+        application.run_polling(allowed_updates=Update.ALL_TYPES)

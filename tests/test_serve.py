@@ -1,0 +1,98 @@
+"""`citebot serve` as the owner runs it: polling or webhook, the token never in its logs."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+from bot_harness import TOKEN
+from fake_telegram import FakeTelegram
+
+CITEBOT = str(Path(sys.executable).with_name("citebot"))
+
+
+def start_serve(built_index: Path, fake: FakeTelegram, env: dict[str, str], **settings: str) -> subprocess.Popen:
+    env = {**env, "TELEGRAM_BOT_TOKEN": TOKEN, "CITEBOT_TELEGRAM_API_URL": fake.api_url,
+           "NO_PROXY": "127.0.0.1,localhost", **settings}
+    return subprocess.Popen([CITEBOT, "serve", "-v", "--index-dir", str(built_index)], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def stop(process: subprocess.Popen) -> str:
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    return stderr
+
+
+def test_serve_polls_answers_and_keeps_the_token_out_of_its_logs(built_index, subprocess_env, tmp_path):
+    fake = FakeTelegram(TOKEN).start()
+    process = start_serve(built_index, fake, subprocess_env, CITEBOT_FEEDBACK_LOG=str(tmp_path / "fb.jsonl"))
+    try:
+        fake.wait_for("setMyCommands", timeout=120)  # the model and index loaded in post_init
+        fake.push(fake.message_update("When was the DVK movement banned?", chat_id=31, user_id=31))
+        [reply] = fake.wait_for("sendMessage", 31, timeout=60)
+    finally:
+        stderr = stop(process)
+        fake.stop()
+    assert "13 March 2018" in reply["text"]
+    assert "serving @citebot_test_bot: 5 documents" in stderr
+    assert TOKEN not in stderr and TOKEN.split(":")[1] not in stderr
+    assert "Traceback" not in stderr
+
+
+def wait_for_port(port: int, timeout: float = 60.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_serve_with_a_webhook_url_takes_updates_by_webhook(built_index, subprocess_env, tmp_path):
+    fake = FakeTelegram(TOKEN).start()
+    port = free_port()
+    process = start_serve(built_index, fake, subprocess_env, CITEBOT_WEBHOOK_URL="https://bot.example.org/telegram",
+                          CITEBOT_WEBHOOK_PORT=str(port), CITEBOT_WEBHOOK_SECRET="s3cret",
+                          CITEBOT_FEEDBACK_LOG=str(tmp_path / "fb.jsonl"))
+    try:
+        [registered] = fake.wait_for("setWebhook", timeout=120)
+        fake.wait_for("setMyCommands", timeout=60)
+        wait_for_port(port)
+        update = {"update_id": 1, **fake.message_update("When was the DVK movement banned?", chat_id=32, user_id=32)}
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/telegram", data=json.dumps(update).encode(),
+                                         headers={"Content-Type": "application/json",
+                                                  "X-Telegram-Bot-Api-Secret-Token": "s3cret"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200
+        [reply] = fake.wait_for("sendMessage", 32, timeout=60)
+        forged = urllib.request.Request(f"http://127.0.0.1:{port}/telegram", data=json.dumps(update).encode(),
+                                        headers={"Content-Type": "application/json"})
+        try:
+            urllib.request.urlopen(forged, timeout=10)
+            forged_status = 200
+        except urllib.error.HTTPError as error:
+            forged_status = error.code
+    finally:
+        stderr = stop(process)
+        fake.stop()
+    assert registered["url"] == "https://bot.example.org/telegram" and registered["secret_token"] == "s3cret"
+    assert "13 March 2018" in reply["text"]
+    assert forged_status == 403  # an update without the secret is refused
+    assert TOKEN not in stderr and "s3cret" not in stderr
