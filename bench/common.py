@@ -6,7 +6,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from index.build import build_index, index_is_current, scan_corpus
+from index.build import update_index
 from index.embedder import Embedder
 from index.pipeline import Pipeline
 from index.settings import Settings
@@ -19,7 +19,5 @@ def open_pipeline(**overrides: Any) -> Pipeline:
     index_dir = Path(tempfile.gettempdir()) / "citebot-bench-index"
     settings = Settings(corpus_dir=ROOT / "corpus", index_dir=index_dir, **overrides)
     embedder = Embedder(settings.embed_model, settings.embed_batch_size)
-    files = scan_corpus(settings.corpus_dir)
-    if not index_is_current(settings, files):
-        build_index(settings, files, embedder)
+    update_index(settings, lambda: embedder)
     return Pipeline.open(settings, embedder)

@@ -11,8 +11,12 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
-QUIET_LOGGERS = ("httpx", "httpcore", "sentence_transformers", "transformers", "faiss", "bm25s", "urllib3",
-                 "telegram", "apscheduler")
+# httpx logs request URLs, and Telegram's URLs contain the bot token; pypdf warns about damaged
+# files that the index report already names.
+QUIET_LOGGERS = {"httpx": logging.WARNING, "httpcore": logging.WARNING, "sentence_transformers": logging.WARNING,
+                 "transformers": logging.WARNING, "faiss": logging.WARNING, "bm25s": logging.WARNING,
+                 "urllib3": logging.WARNING, "telegram": logging.WARNING, "apscheduler": logging.WARNING,
+                 "pypdf": logging.ERROR}
 
 
 class CliError(Exception):
@@ -48,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     build = commands.add_parser("index", parents=[common], help="build or update the index from the corpus")
     build.add_argument("--json", action="store_true", help="print the report as JSON")
+    build.add_argument("--strict", action="store_true", help="exit with status 1 if any document failed")
     build.set_defaults(run=_cmd_index)
     ask = commands.add_parser("ask", parents=[common], help="answer one question (or a batch)")
     ask.add_argument("question", nargs="*", help="the question")
@@ -81,8 +86,8 @@ def _cmd_index(args: argparse.Namespace) -> int:
     settings = _settings(args)
     report = update_index(settings, lambda: Embedder(settings.embed_model, settings.embed_batch_size),
                           show_progress=not args.json and sys.stderr.isatty())
-    print(json.dumps(report.to_json(), ensure_ascii=False) if args.json else f"{report.summary()} ({settings.index_dir})")
-    return 0
+    print(json.dumps(report.to_json(), ensure_ascii=False) if args.json else report.summary())
+    return 1 if args.strict and report.failed else 0
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:
@@ -149,9 +154,9 @@ def _known_error_message(error: Exception) -> str | None:
     from index.embedder import ModelLoadError
     from index.pipeline import EmptyQuestion
     from index.prompts import PromptError
-    from index.store import IndexMismatch, IndexMissing
+    from index.store import BuildBusy, IndexMismatch, IndexMissing
 
-    known = (CliError, CorpusError, ModelLoadError, EmptyQuestion, PromptError, IndexMismatch, IndexMissing)
+    known = (CliError, CorpusError, ModelLoadError, EmptyQuestion, PromptError, IndexMismatch, IndexMissing, BuildBusy)
     if isinstance(error, known):
         return str(error)
     if isinstance(error, ValidationError):
@@ -165,9 +170,8 @@ def _known_error_message(error: Exception) -> str | None:
 def _configure_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # httpx logs request URLs, and Telegram's URLs contain the bot token.
-    for name in QUIET_LOGGERS:
-        logging.getLogger(name).setLevel(logging.WARNING)
+    for name, level in QUIET_LOGGERS.items():
+        logging.getLogger(name).setLevel(level)
 
 
 if __name__ == "__main__":

@@ -12,9 +12,9 @@ from telegram.constants import ChatAction, ChatType
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
+from bot.admin import ONLY_TEXT
 from bot.state import AnswerCache, RateLimiter
 from bot.telegram_render import answer_messages, passage_messages
-from index.build import CorpusError, update_index
 from index.pipeline import MAX_QUESTION_CHARS, Pipeline, is_follow_up
 from index.schema import Answer, Citation
 from index.settings import Settings
@@ -29,11 +29,8 @@ TYPING_REFRESH = 4.5  # Telegram shows the action for 5 seconds
 NOT_ALLOWED = "Sorry, this bot only answers in the chats it was set up for."
 TOO_FAST = "You are asking faster than I can answer well. Please wait a minute, then ask again."
 NO_WORDS = "Please ask a question in words, for example: Why is Maks Bokayev in prison?"
-ONLY_TEXT = "I can only read text. Please type your question as a message."
-ADMIN_FILE = "To add a document, put it in the corpus folder and send /reindex."
 CUT_NOTE = "Your message was long, so I used its first {limit} characters."
 APOLOGY = "Sorry, something went wrong while answering. Please try again in a moment."
-ADMINS_ONLY = "Only the bot's admins can do that."
 ASK_FIRST = "Ask a question first; then /source N shows its passages."
 TOO_OLD = "That answer is too old; ask again to see its sources."
 
@@ -107,7 +104,7 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, te
         await message.reply_text(NO_WORDS)
         return
     previous = _recent_question(context) if is_follow_up(question) else None
-    pipeline: Pipeline = context.bot_data["pipeline"]  # read per question: /reindex swaps it
+    pipeline: Pipeline = context.bot_data["pipeline"]
     typing = asyncio.create_task(_show_typing(context, message.chat_id))
     try:
         answer = await asyncio.to_thread(pipeline.ask, question, previous)
@@ -222,38 +219,9 @@ async def stats_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         f"Indexed: {meta['built_at']}\nIndex version: {meta['version']}")
 
 
-def _is_admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
-    user = update.effective_user
-    return user is not None and user.id in _settings(context).admins
-
-
-async def reindex_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/reindex: rebuild the index from the corpus folder and serve it (admins only)."""
-    message = update.effective_message
-    if not _is_admin(update, context):
-        await message.reply_text(ADMINS_ONLY)
-        return
-    lock: asyncio.Lock = context.bot_data.setdefault("reindex_lock", asyncio.Lock())
-    if lock.locked():
-        await message.reply_text("A rebuild is already running; I will report when it is done.")
-        return
-    async with lock:
-        await message.reply_text("Rebuilding the index…")
-        pipeline: Pipeline = context.bot_data["pipeline"]
-        try:
-            report = await asyncio.to_thread(update_index, pipeline.settings, lambda: pipeline.embedder)
-        except CorpusError as error:
-            await message.reply_text(f"Nothing was rebuilt: {error}")
-            return
-        if not report.up_to_date:
-            context.bot_data["pipeline"] = await asyncio.to_thread(Pipeline.open, pipeline.settings, pipeline.embedder)
-        await message.reply_text(report.summary())
-
-
 async def on_other_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Photos, stickers, voice and files: say what the bot can read."""
-    document = update.effective_message.document
-    await update.effective_message.reply_text(ADMIN_FILE if document and _is_admin(update, context) else ONLY_TEXT)
+    """Photos, stickers, voice and the like: say what the bot can read."""
+    await update.effective_message.reply_text(ONLY_TEXT)
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

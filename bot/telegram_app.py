@@ -9,7 +9,7 @@ from telegram import BotCommand, LinkPreviewOptions, Update
 from telegram.ext import (AIORateLimiter, Application, ApplicationBuilder, CallbackQueryHandler, CommandHandler,
                           Defaults, MessageHandler, TypeHandler, filters)
 
-from bot import handlers
+from bot import admin, handlers
 from bot.state import AnswerCache, FeedbackLog, RateLimiter
 from index.pipeline import Pipeline
 from index.settings import Settings
@@ -60,14 +60,15 @@ def build_application(settings: Settings, pipeline: Pipeline | None = None) -> A
 def _add_handlers(application: Application) -> None:
     application.add_handler(TypeHandler(Update, handlers.gatekeeper), group=-1)
     commands = {"start": handlers.start_command, "help": handlers.help_command, "source": handlers.source_command,
-                "ask": handlers.ask_command, "stats": handlers.stats_command, "reindex": handlers.reindex_command}
+                "ask": handlers.ask_command, "stats": handlers.stats_command, "reindex": admin.reindex_command}
     for name, callback in commands.items():
         application.add_handler(CommandHandler(name, callback))
     new_text = filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND
     application.add_handler(MessageHandler(new_text & filters.ChatType.PRIVATE, handlers.on_private_text))
     application.add_handler(MessageHandler(new_text & filters.ChatType.GROUPS, handlers.on_group_text))
-    other = (filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE & ~filters.TEXT & ~filters.COMMAND
-             & ~filters.StatusUpdate.ALL)
+    private = filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE
+    application.add_handler(MessageHandler(private & filters.Document.ALL, admin.on_document))
+    other = private & ~filters.TEXT & ~filters.COMMAND & ~filters.StatusUpdate.ALL
     application.add_handler(MessageHandler(other, handlers.on_other_message))
     application.add_handler(CallbackQueryHandler(handlers.on_source_button, pattern=r"^src:[0-9a-f]{8}:\d{1,2}$"))
     application.add_handler(CallbackQueryHandler(handlers.on_vote_button, pattern=r"^fb:[0-9a-f]{8}:(up|down)$"))

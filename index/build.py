@@ -1,4 +1,11 @@
-"""Build the index from the corpus folder: read, chunk, embed, publish a new version."""
+"""Bring the index up to date with the corpus folder, embedding only what changed.
+
+Every document is hashed; the manifest of the current version (docs.json) says which
+hashes are already indexed. Added and changed documents are read, chunked and
+embedded; removed and changed ones lose their vectors and passages; the rest is
+carried over as it is. The result is written as a new version and published
+atomically, so a crash at any point leaves the previous version serving.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +16,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from index.chunking import chunk_document, embedding_text
 from index.embedder import BUNDLED_MODEL_ID, Embedder
 from index.lexical import LEXICAL_VERSION
 from index.readers import SUPPORTED_SUFFIXES, DocumentError, read_document
 from index.schema import Chunk, Document, Span
 from index.settings import Settings
-from index.store import FORMAT_VERSION, current_version, write_version
+from index.store import FORMAT_VERSION, Version, build_lock, current_version, empty_vectors, read_version, write_version
+
+
+KEPT_NOTE = " (the previously indexed version is kept)"
 
 
 class CorpusError(Exception):
@@ -29,23 +41,38 @@ class CorpusFile:
     sha256: str
 
 
-@dataclass(frozen=True)
+@dataclass
 class BuildReport:
-    documents: int
-    chunks: int
-    failed: list[tuple[str, str]] = field(default_factory=list)  # (doc_id, reason)
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    failed: list[dict[str, str]] = field(default_factory=list)  # {"doc_id", "error"}
+    chunks_embedded: int = 0
     seconds: float = 0.0
-    up_to_date: bool = False
+    documents: int = 0  # in the index afterwards
+    chunks: int = 0
+    rebuilt_because: str | None = None  # why everything was re-embedded, when it was
+
+    @property
+    def up_to_date(self) -> bool:
+        return not (self.added or self.changed or self.removed or self.rebuilt_because)
 
     def summary(self) -> str:
-        state = "up to date" if self.up_to_date else f"built in {self.seconds:.1f} s"
-        lines = [f"Index {state}: {self.documents} documents, {self.chunks} passages."]
-        lines += [f"  skipped {doc_id}: {reason}" for doc_id, reason in self.failed]
+        lines = [f"Rebuilt from scratch: {self.rebuilt_because}."] if self.rebuilt_because else []
+        if self.up_to_date:
+            lines.append(f"Index up to date: {self.documents} documents, {self.chunks} passages.")
+        else:
+            lines.append(f"Index updated in {self.seconds:.1f} s: {len(self.added)} added, {len(self.changed)} changed, "
+                         f"{len(self.removed)} removed, {self.unchanged} unchanged; {self.chunks_embedded} passages "
+                         f"embedded. Now {self.documents} documents, {self.chunks} passages.")
+        lines += [f"  skipped {f['doc_id']}: {f['error']}" for f in self.failed]
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
-        return {"up_to_date": self.up_to_date, "documents": self.documents, "chunks": self.chunks,
-                "failed": [{"doc_id": d, "error": e} for d, e in self.failed], "seconds": self.seconds}
+        return {"added": self.added, "changed": self.changed, "removed": self.removed, "unchanged": self.unchanged,
+                "failed": self.failed, "chunks_embedded": self.chunks_embedded, "seconds": self.seconds,
+                "documents": self.documents, "chunks": self.chunks, "rebuilt_because": self.rebuilt_because}
 
 
 def expected_meta(settings: Settings) -> dict[str, Any]:
@@ -67,8 +94,78 @@ def scan_corpus(corpus_dir: Path) -> list[CorpusFile]:
         if any(part.startswith(".") for part in relative.parts) or not path.is_file():
             continue
         if path.suffix.lower() in SUPPORTED_SUFFIXES:
-            files.append(CorpusFile(path, relative.as_posix(), hashlib.sha256(path.read_bytes()).hexdigest()))
+            files.append(CorpusFile(path, relative.as_posix(), _sha256(path)))
     return files
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def update_index(settings: Settings, get_embedder: Callable[[], Embedder], show_progress: bool = False) -> BuildReport:
+    """Embed what is new or changed, drop what is gone, publish a new version; the model loads only if needed."""
+    started = time.perf_counter()
+    with build_lock(settings.index_dir):
+        files = scan_corpus(settings.corpus_dir)
+        previous, rebuilt_because = _usable_previous(settings)
+        plan = _plan(files, previous)
+        report = BuildReport(unchanged=len(plan.unchanged), rebuilt_because=rebuilt_because)
+        kept = {f.doc_id for f, _ in plan.known_failures} & set(previous.docs if previous else {})
+        report.failed = [{"doc_id": f.doc_id, "error": e + (KEPT_NOTE if f.doc_id in kept else "")}
+                         for f, e in plan.known_failures]
+        if previous is not None and not (plan.to_read or plan.removed or plan.failure_changes):
+            report.documents, report.chunks = len(previous.docs), len(previous.chunks)
+            return report
+        embedder = get_embedder() if plan.to_read else None
+        result = _assemble(settings, previous, plan, embedder, report, show_progress)
+        report.seconds = round(time.perf_counter() - started, 2)
+        return result
+
+
+@dataclass
+class _Plan:
+    unchanged: list[str] = field(default_factory=list)
+    to_read: list[CorpusFile] = field(default_factory=list)  # added or changed
+    removed: list[str] = field(default_factory=list)
+    known_failures: list[tuple[CorpusFile, str]] = field(default_factory=list)  # failed before, same bytes
+    failure_changes: bool = False  # a failed file disappeared
+    fingerprint: str = ""  # of every file's id and hash: what the corpus was when indexed
+
+
+def _usable_previous(settings: Settings) -> tuple[Version | None, str | None]:
+    """The current version to build on, or why everything must be embedded again."""
+    folder = current_version(settings.index_dir)
+    if folder is None:
+        return None, None
+    version = read_version(folder)
+    if version.meta.get("format") != FORMAT_VERSION:
+        return None, f"the index format changed ({version.meta.get('format')} → {FORMAT_VERSION})"
+    for key, wanted in expected_meta(settings).items():
+        if version.meta.get(key) != wanted:
+            return None, f"the {key} changed ({version.meta.get(key)} → {wanted})"
+    return version, None
+
+
+def _plan(files: list[CorpusFile], previous: Version | None) -> _Plan:
+    indexed = previous.docs if previous else {}
+    failed_before = {f["doc_id"]: f for f in (previous.meta.get("failed_docs", []) if previous else [])}
+    plan = _Plan()
+    present = {f.doc_id for f in files}
+    for file in files:
+        if file.doc_id in indexed and indexed[file.doc_id]["content_hash"] == file.sha256:
+            plan.unchanged.append(file.doc_id)
+        elif failed_before.get(file.doc_id, {}).get("sha256") == file.sha256:
+            plan.known_failures.append((file, failed_before[file.doc_id]["error"]))
+        else:
+            plan.to_read.append(file)
+    plan.removed = sorted(set(indexed) - present)
+    plan.failure_changes = bool(set(failed_before) - present)
+    plan.fingerprint = fingerprint(files)
+    return plan
 
 
 def fingerprint(files: list[CorpusFile]) -> str:
@@ -78,93 +175,94 @@ def fingerprint(files: list[CorpusFile]) -> str:
     return digest.hexdigest()
 
 
-def index_is_current(settings: Settings, files: list[CorpusFile]) -> dict[str, Any] | None:
-    """The current version's meta when it was built from exactly these files with these settings."""
-    import json
-
-    folder = current_version(settings.index_dir)
-    if folder is None:
-        return None
-    meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
-    same_settings = all(meta.get(k) == v for k, v in expected_meta(settings).items())
-    fresh = meta.get("format") == FORMAT_VERSION and meta.get("corpus_fingerprint") == fingerprint(files)
-    return meta if same_settings and fresh else None
-
-
-def update_index(settings: Settings, get_embedder: Callable[[], Embedder], show_progress: bool = False) -> BuildReport:
-    """Rebuild when the corpus or the settings changed; the model is loaded only then."""
-    files = scan_corpus(settings.corpus_dir)
-    current = index_is_current(settings, files)
-    if current:
-        return BuildReport(current["documents"], current["chunks"], current.get("failed_docs", []), up_to_date=True)
-    return build_index(settings, files, get_embedder(), show_progress)
-
-
-def build_index(settings: Settings, files: list[CorpusFile], embedder: Embedder,
-                show_progress: bool = False) -> BuildReport:
-    """Read, chunk and embed every file, then publish the result as the current index version."""
-    started = time.perf_counter()
-    documents, failed = _read_all(files)
-    if not documents:
-        reasons = "; ".join(f"{doc_id}: {reason}" for doc_id, reason in failed) or "no supported files"
-        raise CorpusError(f"nothing in {settings.corpus_dir} could be indexed ({reasons})")
-    chunks: list[Chunk] = []
+def _assemble(settings: Settings, previous: Version | None, plan: _Plan, embedder: Embedder | None,
+              report: BuildReport, show_progress: bool) -> BuildReport:
+    docs = dict(previous.docs) if previous else {}
+    documents, failures = _read_all(plan.to_read, int(settings.max_file_mb * 2**20))
+    failed_meta = [{"doc_id": f.doc_id, "sha256": f.sha256, "error": e} for f, e in plan.known_failures]
+    for file, error in failures:
+        report.failed.append({"doc_id": file.doc_id, "error": error + (KEPT_NOTE if file.doc_id in docs else "")})
+        failed_meta.append({"doc_id": file.doc_id, "sha256": file.sha256, "error": error})
+    replaced = {doc.doc_id for doc in documents if doc.doc_id in docs}
+    report.added = sorted(doc.doc_id for doc in documents if doc.doc_id not in docs)
+    report.changed, report.removed = sorted(replaced), plan.removed
+    dropping = replaced | set(plan.removed)
+    for doc_id in dropping:
+        docs.pop(doc_id)
+    next_id = int(previous.meta.get("next_chunk_id", 0)) if previous else 0
+    new_chunks: list[Chunk] = []
     for doc in documents:
-        chunks += chunk_document(doc, len(chunks), embedder.count_tokens, settings.chunk_tokens,
-                                 settings.chunk_overlap_tokens)
+        new_chunks += chunk_document(doc, next_id + len(new_chunks), embedder.count_tokens, settings.chunk_tokens,
+                                     settings.chunk_overlap_tokens)
+        docs[doc.doc_id] = _manifest_entry(doc, [])
+    for chunk in new_chunks:
+        docs[chunk.doc_id]["chunk_ids"].append(chunk.chunk_id)
+    if not docs:
+        reasons = "; ".join(f"{f['doc_id']}: {f['error']}" for f in report.failed) or "no supported files"
+        raise CorpusError(f"nothing in {settings.corpus_dir} could be indexed ({reasons})")
     titles = {doc.doc_id: doc.title for doc in documents}
-    texts = [embedding_text(titles[c.doc_id], c.text) for c in chunks]
-    spans = [_shift(c.sentences, len(text) - len(c.text)) for c, text in zip(chunks, texts)]
-    vectors, unit_vectors = embedder.encode_with_units(texts, spans, show_progress)
-    meta = {
-        "format": FORMAT_VERSION,
-        **expected_meta(settings),
-        "dim": embedder.dim,
-        "embedding_text": "title + newline + passage; sentence vectors pooled from the passage's tokens",
-        "libraries": _library_versions(),
-        "corpus_fingerprint": fingerprint(files),
-        "documents": len(documents),
-        "chunks": len(chunks),
-        "failed_docs": failed,
-        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
-    write_version(settings.index_dir, meta, chunks, vectors, unit_vectors, _manifest(documents, chunks))
-    return BuildReport(len(documents), len(chunks), failed, round(time.perf_counter() - started, 2))
+    texts = [embedding_text(titles[c.doc_id], c.text) for c in new_chunks]
+    spans = [_shift(c.sentences, len(text) - len(c.text)) for c, text in zip(new_chunks, texts)]
+    dim = embedder.dim if embedder else int(previous.meta["dim"])
+    new_vectors, new_units = (embedder.encode_with_units(texts, spans, show_progress) if new_chunks
+                              else (np.zeros((0, dim), np.float32), np.zeros((0, dim), np.float32)))
+    chunks, vectors, units = _merge(previous, dropping, new_chunks, new_vectors, new_units, dim)
+    meta = {"format": FORMAT_VERSION, **expected_meta(settings), "dim": dim,
+            "embedding_text": "title + newline + passage; sentence vectors pooled from the passage's tokens",
+            "libraries": _library_versions(), "documents": len(docs), "chunks": len(chunks),
+            "next_chunk_id": next_id + len(new_chunks), "failed_docs": failed_meta,
+            "corpus_fingerprint": plan.fingerprint,
+            "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    write_version(settings.index_dir, meta, chunks, vectors, units, docs)
+    report.chunks_embedded, report.documents, report.chunks = len(new_chunks), len(docs), len(chunks)
+    return report
+
+
+def _merge(previous: Version | None, dropping: set[str], new_chunks: list[Chunk], new_vectors: np.ndarray,
+           new_units: np.ndarray, dim: int) -> tuple[list[Chunk], Any, np.ndarray]:
+    """Carry over the kept chunks' passages, vectors and sentence vectors; add the new ones."""
+    vectors = previous.vectors if previous else empty_vectors(dim)
+    kept, kept_rows, row = [], [], 0
+    for chunk in previous.chunks if previous else []:
+        if chunk.doc_id not in dropping:
+            kept.append(chunk)
+            kept_rows.append(np.arange(row, row + len(chunk.sentences)))
+        row += len(chunk.sentences)
+    gone = [c.chunk_id for c in (previous.chunks if previous else []) if c.doc_id in dropping]
+    if gone:
+        vectors.remove_ids(np.asarray(gone, dtype=np.int64))
+    if new_chunks:
+        vectors.add_with_ids(new_vectors, np.asarray([c.chunk_id for c in new_chunks], dtype=np.int64))
+    old_units = previous.units[np.concatenate(kept_rows)] if kept_rows else np.zeros((0, dim), np.float16)
+    return kept + new_chunks, vectors, np.concatenate([old_units, new_units.astype(np.float16)])
+
+
+def _read_all(files: list[CorpusFile], max_bytes: int) -> tuple[list[Document], list[tuple[CorpusFile, str]]]:
+    documents, failed = [], []
+    for file in files:
+        try:
+            documents.append(read_document(file.path, file.doc_id, max_bytes))
+        except DocumentError as error:
+            failed.append((file, str(error)))
+        except OSError as error:
+            failed.append((file, f"cannot read file ({error.strerror or error})"))
+    return documents, failed
+
+
+def _manifest_entry(doc: Document, chunk_ids: list[int]) -> dict[str, Any]:
+    return {"title": doc.title, "date": doc.date, "source": doc.source, "content_hash": doc.content_hash,
+            "chunk_ids": chunk_ids}
 
 
 def _shift(spans: tuple[Span, ...], by: int) -> list[Span]:
     return [(start + by, end + by) for start, end in spans]
 
 
-def _read_all(files: list[CorpusFile]) -> tuple[list[Document], list[tuple[str, str]]]:
-    documents, failed = [], []
-    for file in files:
-        try:
-            documents.append(read_document(file.path, file.doc_id))
-        except DocumentError as error:
-            failed.append((file.doc_id, str(error)))
-        except OSError as error:
-            failed.append((file.doc_id, f"cannot read file ({error.strerror or error})"))
-    return documents, failed
-
-
-def _manifest(documents: list[Document], chunks: list[Chunk]) -> dict[str, dict[str, Any]]:
-    chunk_ids: dict[str, list[int]] = {doc.doc_id: [] for doc in documents}
-    for chunk in chunks:
-        chunk_ids[chunk.doc_id].append(chunk.chunk_id)
-    return {
-        doc.doc_id: {"title": doc.title, "date": doc.date, "source": doc.source,
-                     "content_hash": doc.content_hash, "chunk_ids": chunk_ids[doc.doc_id]}
-        for doc in documents
-    }
-
-
 def _library_versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
-    names = ("faiss-cpu", "sentence-transformers", "transformers", "torch", "bm25s", "llama-index-core")
     found = {}
-    for name in names:
+    for name in ("faiss-cpu", "sentence-transformers", "transformers", "torch", "bm25s", "llama-index-core"):
         try:
             found[name] = version(name)
         except PackageNotFoundError:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
 
 from index.answer import compose
 from index.answer_type import type_noun
@@ -13,8 +15,9 @@ from index.prompts import Prompts, load_prompts
 from index.retrieve import retrieve
 from index.schema import Answer, Hit
 from index.settings import Settings
-from index.store import IndexStore
+from index.store import IndexMismatch, IndexMissing, IndexStore, current_version
 
+log = logging.getLogger(__name__)
 MAX_QUESTION_CHARS = 1000  # MiniLM reads 256 word pieces; longer questions only cost time
 TYPE_NOUN_WEIGHT = 0.5  # "which country ..." asks for a country; the word itself need not appear
 FOLLOW_UP_WEIGHT = 0.5  # the previous question's terms count, but less than the new question's
@@ -34,6 +37,26 @@ class Pipeline:
         self.embedder = embedder
         self.store = store
         self.prompts = prompts
+        self._reload_lock = threading.Lock()
+
+    def refresh(self) -> IndexStore:
+        """The current index version, loading it first if a rebuild published a new one.
+
+        A question takes the store once and keeps it, so one in flight during a switch is
+        answered wholly from the old version or wholly from the new.
+        """
+        published = current_version(self.settings.index_dir)
+        if published is None or published == self.store.folder:
+            return self.store
+        with self._reload_lock:
+            if published != self.store.folder:
+                try:
+                    self.store = IndexStore.load(self.settings.index_dir, expected_meta(self.settings))
+                    log.info("now serving index version %s", self.store.folder.name)
+                except (IndexMismatch, IndexMissing, OSError, ValueError) as error:
+                    log.warning("keeping index version %s: the new one cannot be served (%s)",
+                                self.store.folder.name, error)
+        return self.store
 
     @classmethod
     def open(cls, settings: Settings, embedder: Embedder | None = None) -> Pipeline:
@@ -45,34 +68,36 @@ class Pipeline:
 
     def search(self, question: str) -> list[Hit]:
         question = normalise_question(question)
-        return self._search(question, self._weights(question))
+        store = self.refresh()
+        return self._search(store, question, self._weights(store, question))
 
     def ask(self, question: str, previous: str | None = None) -> Answer:
         """Answer `question`; `previous`, the question before it, gives a follow-up its subject."""
         question = normalise_question(question)
-        weights = self._weights(question)
+        store = self.refresh()
+        weights = self._weights(store, question)
         search_text = question
         if previous:
-            for term, weight in self._weights(previous).items():
+            for term, weight in self._weights(store, previous).items():
                 weights.setdefault(term, weight * FOLLOW_UP_WEIGHT)
             search_text = f"{previous} {question}"
-        hits = self._search(search_text, weights)
+        hits = self._search(store, search_text, weights)
         not_found = self.prompts.render("not_found", question=question)
         return compose(question, weights, hits, self.settings.min_confidence, self.settings.answer_sentences,
                        not_found)
 
-    def _weights(self, question: str) -> dict[str, float]:
-        weights = self.store.lexical.query_weights(question, self.embedder.is_common_word)
+    def _weights(self, store: IndexStore, question: str) -> dict[str, float]:
+        weights = store.lexical.query_weights(question, self.embedder.is_common_word)
         noun = type_noun(question)
         for term in terms(noun) if noun else ():
             if term in weights:
                 weights[term] *= TYPE_NOUN_WEIGHT
         return weights
 
-    def _search(self, question: str, weights: dict[str, float]) -> list[Hit]:
+    def _search(self, store: IndexStore, question: str, weights: dict[str, float]) -> list[Hit]:
         vector = self.embedder.encode_query(question)
         s = self.settings
-        return retrieve(weights, vector, self.store, s.candidates, s.rrf_k, s.top_k)
+        return retrieve(weights, vector, store, s.candidates, s.rrf_k, s.top_k)
 
 
 def normalise_question(question: str) -> str:

@@ -11,7 +11,7 @@ from index.clean import clean_text
 from index.schema import Document
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
-MAX_FILE_BYTES = 50 * 1024 * 1024
+DEFAULT_MAX_BYTES = 50 * 2**20
 FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*\n", re.DOTALL)
 
 
@@ -19,13 +19,14 @@ class DocumentError(Exception):
     """A file that cannot be indexed; the message says why, in a user's words."""
 
 
-def read_document(path: Path, doc_id: str) -> Document:
+def read_document(path: Path, doc_id: str, max_bytes: int = DEFAULT_MAX_BYTES) -> Document:
     """Read, extract and clean one file; raise DocumentError for anything unreadable."""
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise DocumentError(f"file is {size / 2**20:.1f} MB, over the {max_bytes / 2**20:g} MB limit")
     data = path.read_bytes()
     if not data.strip():
         raise DocumentError("empty file")
-    if len(data) > MAX_FILE_BYTES:
-        raise DocumentError(f"file is over {MAX_FILE_BYTES // (1024 * 1024)} MB")
     suffix = path.suffix.lower()
     if suffix in (".html", ".htm"):
         text, meta = _read_html(data)

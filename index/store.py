@@ -7,11 +7,14 @@ checks meta.json against the settings, so a stale index is refused, not misread.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +36,10 @@ class IndexMismatch(Exception):
     """The index was built with other settings than those in force."""
 
 
+class BuildBusy(Exception):
+    """Another process is rebuilding the same index folder."""
+
+
 class IndexStore:
     """One published index version, loaded for searching."""
 
@@ -49,19 +56,14 @@ class IndexStore:
 
     @classmethod
     def load(cls, index_dir: Path, expected: dict[str, Any]) -> IndexStore:
-        import faiss
-
         folder = current_version(index_dir)
         if folder is None:
             raise IndexMissing(f"no index in {index_dir}; build one with `citebot index`")
-        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
-        check_meta(meta, expected)
-        chunks = {c.chunk_id: c for c in map(Chunk.from_record, _read_jsonl(folder / "chunks.jsonl"))}
-        docs = json.loads((folder / "docs.json").read_text(encoding="utf-8"))
-        vectors = faiss.read_index(str(folder / "vectors.faiss"))
-        # Memory-mapped: only the rows of the passages a question retrieves are ever read.
-        unit_vectors = np.load(folder / "units.npy", mmap_mode="r")
-        return cls(folder, meta, vectors, unit_vectors, LexicalIndex.load(folder / "bm25"), chunks, docs)
+        version = read_version(folder)
+        check_meta(version.meta, expected)
+        chunks = {c.chunk_id: c for c in version.chunks}
+        return cls(folder, version.meta, version.vectors, version.units, LexicalIndex.load(folder / "bm25"), chunks,
+                   version.docs)
 
     def doc_info(self, doc_id: str) -> DocInfo:
         doc = self.docs[doc_id]
@@ -85,6 +87,51 @@ class IndexStore:
         return tuple(float(x) for x in rows @ query)
 
 
+@dataclass
+class Version:
+    """The parts of one version folder an incremental build starts from."""
+
+    meta: dict[str, Any]
+    docs: dict[str, dict[str, Any]]
+    chunks: list[Chunk]  # in file order, which is also the order of the rows of `units`
+    vectors: Any  # faiss.IndexIDMap2
+    units: np.ndarray  # memory-mapped, one row per sentence
+
+
+def read_version(folder: Path) -> Version:
+    import faiss
+
+    meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    docs = json.loads((folder / "docs.json").read_text(encoding="utf-8"))
+    chunks = [Chunk.from_record(r) for r in _read_jsonl(folder / "chunks.jsonl")]
+    # Memory-mapped: only the rows of the passages a question retrieves are ever read.
+    units = np.load(folder / "units.npy", mmap_mode="r")
+    return Version(meta, docs, chunks, faiss.read_index(str(folder / "vectors.faiss")), units)
+
+
+@contextmanager
+def build_lock(index_dir: Path) -> Iterator[None]:
+    """One rebuild of an index folder at a time; a second is refused with a clear message."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / "build.lock", "a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise BuildBusy(f"another rebuild of {index_dir} is running ({holder}); "
+                            "try again when it has finished") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.truncate(0)
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def check_meta(meta: dict[str, Any], expected: dict[str, Any]) -> None:
     """Refuse an index whose vectors or chunks mean something else than the settings say."""
     if meta.get("format") != FORMAT_VERSION:
@@ -105,23 +152,23 @@ def current_version(index_dir: Path) -> Path | None:
     return folder if (folder / "meta.json").is_file() else None
 
 
-def write_version(index_dir: Path, meta: dict[str, Any], chunks: list[Chunk], vectors: np.ndarray,
-                  unit_vectors: np.ndarray, docs: dict[str, dict[str, Any]]) -> Path:
-    """Write a complete new version beside the current one, then publish it in one rename."""
+def write_version(index_dir: Path, meta: dict[str, Any], chunks: list[Chunk], vectors: Any, unit_vectors: np.ndarray,
+                  docs: dict[str, dict[str, Any]]) -> Path:
+    """Write a complete new version beside the current one, then publish it in one rename.
+
+    `vectors` is a faiss IndexIDMap2 holding exactly the chunks' ids; `unit_vectors` has
+    one row per sentence, chunk after chunk in the order of `chunks`.
+    """
     import faiss
 
     index_dir.mkdir(parents=True, exist_ok=True)
     name = f"v{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**6:06d}"
     staging = index_dir / f".{name}.partial"
     staging.mkdir()
-    ids = np.asarray([c.chunk_id for c in chunks], dtype=np.int64)
-    flat = faiss.IndexIDMap2(faiss.IndexFlatIP(int(meta["dim"])))
-    if len(chunks):
-        flat.add_with_ids(vectors, ids)
-    faiss.write_index(flat, str(staging / "vectors.faiss"))
-    np.save(staging / "units.npy", unit_vectors.astype(np.float16))  # half the disk; cosines agree to 1e-3
+    faiss.write_index(vectors, str(staging / "vectors.faiss"))
+    np.save(staging / "units.npy", np.asarray(unit_vectors, dtype=np.float16))  # half the disk; cosines agree to 1e-3
     (staging / "bm25").mkdir()
-    LexicalIndex.build([c.text for c in chunks], ids).save(staging / "bm25")
+    LexicalIndex.build([c.text for c in chunks], [c.chunk_id for c in chunks]).save(staging / "bm25")
     _write_jsonl(staging / "chunks.jsonl", (c.to_record() for c in chunks))
     _write_json(staging / "docs.json", docs)
     _write_json(staging / "meta.json", {**meta, "version": name})
@@ -130,6 +177,12 @@ def write_version(index_dir: Path, meta: dict[str, Any], chunks: list[Chunk], ve
     _publish(index_dir, name)
     _prune(index_dir, keep=name)
     return index_dir / name
+
+
+def empty_vectors(dim: int) -> Any:
+    import faiss
+
+    return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
 
 
 def _publish(index_dir: Path, name: str) -> None:

@@ -41,12 +41,11 @@ def corpus_dir() -> Path:
 @pytest.fixture(scope="session")
 def built_index(tmp_path_factory, embedder, corpus_dir) -> Path:
     """An index of the project's corpus, built once for the session with the real model."""
-    from index.build import build_index, scan_corpus
+    from index.build import update_index
     from index.settings import Settings
 
     index_dir = tmp_path_factory.mktemp("index")
-    settings = Settings(corpus_dir=corpus_dir, index_dir=index_dir)
-    build_index(settings, scan_corpus(corpus_dir), embedder)
+    update_index(Settings(corpus_dir=corpus_dir, index_dir=index_dir), lambda: embedder)
     return index_dir
 
 

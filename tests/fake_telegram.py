@@ -14,7 +14,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
 BOT_USER = {"id": 777000111, "is_bot": True, "first_name": "citebot", "username": "citebot_test_bot",
             "can_join_groups": True, "can_read_all_group_messages": False, "supports_inline_queries": False}
@@ -31,6 +31,7 @@ class FakeTelegram:
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1000)
         self.retry_after_next: int = 0  # answer the next N sendMessage calls with 429 RetryAfter
+        self.files: dict[str, bytes] = {}  # file_id -> content, served by getFile and the file URL
         self._server = _Server(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -74,6 +75,13 @@ class FakeTelegram:
                                            "text": "An earlier answer [1]"}
         return {"message": message}
 
+    def document_update(self, file_name: str, content: bytes, chat_id: int, user_id: int) -> dict[str, Any]:
+        file_id = f"f{next(self._message_ids)}"
+        self.files[file_id] = content
+        document = {"file_id": file_id, "file_unique_id": f"u-{file_id}", "file_name": file_name,
+                    "file_size": len(content)}
+        return self.message_update(None, chat_id=chat_id, user_id=user_id, document=document)
+
     def callback_update(self, data: str, chat_id: int, user_id: int, message_id: int = 1) -> dict[str, Any]:
         message = {"message_id": message_id, "date": int(time.time()), "chat": {"id": chat_id, "type": "private"},
                    "from": BOT_USER, "text": "An answer [1]"}
@@ -113,6 +121,11 @@ class FakeTelegram:
                          "parameters": {"retry_after": 1}}
         if method == "getMe":
             return 200, {"ok": True, "result": BOT_USER}
+        if method == "getFile":
+            file_id = params["file_id"]
+            return 200, {"ok": True, "result": {"file_id": file_id, "file_unique_id": f"u-{file_id}",
+                                                "file_size": len(self.files[file_id]),
+                                                "file_path": f"documents/{file_id}"}}
         if method in ("sendMessage", "editMessageText", "editMessageReplyMarkup"):
             return 200, {"ok": True, "result": self._message(params)}
         return 200, {"ok": True, "result": True}
@@ -161,6 +174,19 @@ class FakeTelegram:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 self._reply(*fake._handle(self.path[len(prefix):], _parse(self.headers.get("Content-Type", ""), body)))
+
+            def do_GET(self) -> None:  # noqa: N802 (the http.server name): file downloads
+                prefix = f"/file/bot{fake.token}/documents/"
+                path = unquote(self.path)  # httpx sends the token's ':' as %3A
+                content = fake.files.get(path[len(prefix):]) if path.startswith(prefix) else None
+                if content is None:
+                    fake.foreign_paths.append(self.path)
+                    self._reply(404, {"ok": False, "error_code": 404, "description": "Not Found"})
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(content)))
+                self.end_headers()
+                self.wfile.write(content)
 
             def _reply(self, status: int, payload: dict[str, Any]) -> None:
                 data = json.dumps(payload).encode()

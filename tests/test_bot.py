@@ -145,7 +145,6 @@ def test_odd_messages_get_a_short_explanation(fake):
     for extra in [{"photo": photo}, {"sticker": sticker}, {"voice": voice}, {"document": document}]:
         [reply] = ask(fake, None, user=user, **extra)
         assert reply["text"] == "I can only read text. Please type your question as a message."
-    assert ask(fake, None, user=ADMIN, document=document)[-1]["text"].startswith("To add a document")
     assert ask(fake, "🙂🙂🙂")[0]["text"].startswith("Please ask a question in words")
 
 
@@ -214,6 +213,7 @@ def test_commands_are_registered_and_answer(fake):
     assert "Documents: 5" in stats and "Index version: v" in stats
     assert ask(fake, "/reindex")[0]["text"] == "Only the bot's admins can do that."
     replies = ask(fake, "/reindex", user=ADMIN, count=2)
+    assert replies[0]["text"] == "Rebuilding the index…"
     assert replies[1]["text"].startswith("Index up to date: 5 documents")
 
 

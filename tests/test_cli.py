@@ -103,10 +103,14 @@ def test_index_reports_skipped_files_and_then_is_up_to_date(tmp_path, corpus_dir
     args = ["index", "--corpus", str(corpus), "--index-dir", str(tmp_path / "idx"), "--json"]
     assert main(args) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["documents"] == 1 and not report["up_to_date"]
-    assert report["failed"][0]["doc_id"] == "broken.pdf" and "unreadable PDF" in report["failed"][0]["error"]
+    assert report["added"] == [source.name] and report["documents"] == 1 and report["chunks_embedded"] > 0
+    assert report["failed"] == [{"doc_id": "broken.pdf", "error": report["failed"][0]["error"]}]
+    assert "unreadable PDF" in report["failed"][0]["error"]
     assert main(args) == 0
-    assert json.loads(capsys.readouterr().out)["up_to_date"] is True
+    again = json.loads(capsys.readouterr().out)
+    assert (again["added"], again["changed"], again["removed"], again["unchanged"]) == ([], [], [], 1)
+    assert again["chunks_embedded"] == 0 and again["failed"][0]["doc_id"] == "broken.pdf"
+    assert main([*args, "--strict"]) == 1
 
 
 def test_console_script_answers_offline_with_json(built_index, subprocess_env):

@@ -1,0 +1,96 @@
+"""Admin handlers: rebuild the index, and add documents sent to the bot."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+import unicodedata
+from pathlib import Path
+
+from telegram import Update
+from telegram.ext import ContextTypes
+
+from index.build import CorpusError, update_index
+from index.pipeline import Pipeline
+from index.readers import SUPPORTED_SUFFIXES
+from index.store import BuildBusy
+
+ADMINS_ONLY = "Only the bot's admins can do that."
+ONLY_TEXT = "I can only read text. Please type your question as a message."
+TELEGRAM_DOWNLOAD_MB = 20  # the Bot API serves files up to 20 MB
+
+
+def is_admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    user = update.effective_user
+    return user is not None and user.id in context.bot_data["settings"].admins
+
+
+async def reindex_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/reindex: bring the index up to date with the corpus folder and serve it (admins only)."""
+    if not is_admin(update, context):
+        await update.effective_message.reply_text(ADMINS_ONLY)
+        return
+    await update.effective_message.reply_text("Rebuilding the index…")
+    await _rebuild_and_report(update, context)
+
+
+async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """An admin's file is saved into the corpus under a safe name and indexed; anyone else's is declined."""
+    message = update.effective_message
+    if not is_admin(update, context):
+        await message.reply_text(ONLY_TEXT)
+        return
+    document = message.document
+    settings = context.bot_data["settings"]
+    name = safe_file_name(document.file_name or "document")
+    suffix = Path(name).suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        await message.reply_text(f"I can index {', '.join(SUPPORTED_SUFFIXES)} files; "
+                                 f"{document.file_name or 'this file'} is not one of them.")
+        return
+    limit_mb = min(settings.max_file_mb, TELEGRAM_DOWNLOAD_MB)
+    if (document.file_size or 0) > limit_mb * 2**20:
+        await message.reply_text(f"That file is over {limit_mb:g} MB; put it in the corpus folder by hand instead.")
+        return
+    corpus = Path(settings.corpus_dir)
+    corpus.mkdir(parents=True, exist_ok=True)
+    partial = corpus / f".upload-{secrets.token_hex(4)}{suffix}"  # hidden: a scan never sees half a file
+    telegram_file = await context.bot.get_file(document.file_id)
+    await telegram_file.download_to_drive(partial)
+    target = _free_path(corpus / name)
+    partial.rename(target)
+    saved = (f"Saved as {target.name}." if target.name == name
+             else f"A document named {name} is already in the corpus, so I saved this one as {target.name}.")
+    await message.reply_text(f"{saved} Indexing…")
+    await _rebuild_and_report(update, context)
+
+
+async def _rebuild_and_report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    message = update.effective_message
+    pipeline: Pipeline = context.bot_data["pipeline"]
+    try:
+        # One rebuild at a time, across processes too: a second is refused by the build lock.
+        report = await asyncio.to_thread(update_index, pipeline.settings, lambda: pipeline.embedder)
+    except (CorpusError, BuildBusy) as error:
+        await message.reply_text(f"Nothing was rebuilt: {error}")
+        return
+    await asyncio.to_thread(pipeline.refresh)  # load the new version now, not during someone's question
+    await message.reply_text(report.summary())
+
+
+def safe_file_name(raw: str) -> str:
+    """A plain file name: no folders, no hidden or parent names, only word characters, dots and dashes."""
+    base = unicodedata.normalize("NFKC", raw.replace("\\", "/").split("/")[-1])
+    base = re.sub(r"\s+", "-", base.strip())
+    base = re.sub(r"[^\w.\-]", "", base).lstrip(".-")[:120]
+    return base if Path(base).stem else f"document{Path(base).suffix}"
+
+
+def _free_path(path: Path) -> Path:
+    """`path`, or `name-2.ext`, `name-3.ext`, … when it is taken: nothing is overwritten."""
+    candidate, n = path, 1
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+    return candidate

@@ -1,0 +1,72 @@
+"""The bot and a changing corpus: documents sent by admins, rebuilds picked up without a restart."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from bot_harness import running_bot
+from index.build import update_index
+from index.pipeline import Pipeline
+from index.settings import Settings
+
+ADMIN = 77
+MOTION = "2019-03-ep-motion-for-resolution-b8-0205-2019.txt"
+NEW_FACT = """---
+title: Field notes from Aktau
+date: 2023-05-02
+---
+The monitors counted 42 detained protesters in Aktau on 2 May 2023.
+"""
+QUESTION = "How many protesters were detained in Aktau on 2 May 2023?"
+
+
+@pytest.fixture
+def small_pipeline(tmp_path, corpus_dir, embedder):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(corpus_dir / MOTION, corpus / MOTION)
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index")
+    update_index(settings, lambda: embedder)
+    return Pipeline.open(settings, embedder)
+
+
+def say(fake, chat: int, count: int = 1, **update) -> list[dict]:
+    before = len(fake.sent("sendMessage", chat))
+    fake.push(update)
+    return fake.wait_for("sendMessage", chat, count=before + count, timeout=60)[before:]
+
+
+def test_admin_document_is_saved_safely_indexed_and_answered(small_pipeline, tmp_path):
+    corpus = small_pipeline.settings.corpus_dir
+    with running_bot(small_pipeline, tmp_path, admins=[ADMIN]) as (fake, _):
+        assert "do not answer" in say(fake, ADMIN, **fake.message_update(QUESTION, ADMIN, ADMIN))[0]["text"]
+        replies = say(fake, ADMIN, count=2, **fake.document_update("../../notes from Aktau.md", NEW_FACT.encode(),
+                                                                     ADMIN, ADMIN))
+        assert replies[0]["text"] == "Saved as notes-from-Aktau.md. Indexing…"
+        assert replies[1]["text"].startswith("Index updated in")
+        assert "1 added, 0 changed, 0 removed, 1 unchanged" in replies[1]["text"]
+        assert (corpus / "notes-from-Aktau.md").read_text() == NEW_FACT
+        answer = say(fake, ADMIN, **fake.message_update(QUESTION, ADMIN, ADMIN))[0]["text"]
+        assert "42 detained protesters in Aktau on 2 May 2023. [1]" in answer and "Field notes from Aktau" in answer
+
+        replies = say(fake, ADMIN, count=2, **fake.document_update("notes from Aktau.md", b"Another text.", ADMIN, ADMIN))
+        assert replies[0]["text"] == ("A document named notes-from-Aktau.md is already in the corpus, "
+                                      "so I saved this one as notes-from-Aktau-2.md. Indexing…")
+        assert (corpus / "notes-from-Aktau.md").read_text() == NEW_FACT  # not overwritten
+        assert sorted(p.name for p in corpus.iterdir()) == [MOTION, "notes-from-Aktau-2.md", "notes-from-Aktau.md"]
+
+        refused = say(fake, 78, **fake.document_update("x.md", b"Non-admins cannot add documents.", 78, 78))
+        assert refused[0]["text"] == "I can only read text. Please type your question as a message."
+        wrong = say(fake, ADMIN, **fake.document_update("setup.exe", b"MZ...", ADMIN, ADMIN))
+        assert wrong[0]["text"].startswith("I can index .txt, .md")
+    assert not (corpus / "x.md").exists() and not list(corpus.glob(".upload-*"))
+
+
+def test_running_bot_serves_a_rebuild_made_outside_it(small_pipeline, tmp_path):
+    with running_bot(small_pipeline, tmp_path) as (fake, _):
+        assert "do not answer" in say(fake, 5, **fake.message_update(QUESTION, 5, 5))[0]["text"]
+        (small_pipeline.settings.corpus_dir / "aktau.md").write_text(NEW_FACT)
+        update_index(small_pipeline.settings, lambda: small_pipeline.embedder)  # as `citebot index` would
+        assert "42 detained protesters" in say(fake, 5, **fake.message_update(QUESTION, 5, 5))[0]["text"]
