@@ -73,6 +73,10 @@ class Pipeline:
 
     def ask(self, question: str, previous: str | None = None) -> Answer:
         """Answer `question`; `previous`, the question before it, gives a follow-up its subject."""
+        return self.ask_traced(question, previous)[0]
+
+    def ask_traced(self, question: str, previous: str | None = None) -> tuple[Answer, list[Hit]]:
+        """The answer and the passages retrieved for it, in rank order (for evaluation)."""
         question = normalise_question(question)
         store = self.refresh()
         weights = self._weights(store, question)
@@ -83,8 +87,9 @@ class Pipeline:
             search_text = f"{previous} {question}"
         hits = self._search(store, search_text, weights)
         not_found = self.prompts.render("not_found", question=question)
-        return compose(question, weights, hits, self.settings.min_confidence, self.settings.answer_sentences,
-                       not_found)
+        answer = compose(question, weights, hits, self.settings.min_confidence, self.settings.answer_sentences,
+                         not_found)
+        return answer, hits
 
     def _weights(self, store: IndexStore, question: str) -> dict[str, float]:
         weights = store.lexical.query_weights(question, self.embedder.is_common_word)

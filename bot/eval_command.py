@@ -1,0 +1,106 @@
+"""`citebot eval`: run question/answer pairs through the pipeline and report, compare, gate."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from index.settings import Settings
+
+
+class EvalError(Exception):
+    """A problem with the eval's input or options; printed as one line."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", nargs="?", type=Path, help="questions as JSONL (or CSV with the same columns)")
+    parser.add_argument("--json", action="store_true", help="print the full report as JSON")
+    parser.add_argument("--report", type=Path, metavar="PATH", help="write the report as PATH (JSON) and PATH.md")
+    parser.add_argument("--compare", type=Path, metavar="OLD.json", help="show what got better and worse since OLD")
+    parser.add_argument("--fail-under", action="append", default=[], metavar="METRIC=VALUE",
+                        help="exit 1 when METRIC falls below VALUE (repeatable)")
+    parser.add_argument("--baseline", action="store_true",
+                        help="also run a default llama-index pipeline on the same items, side by side")
+    parser.add_argument("--from-feedback", nargs="?", const="", metavar="LOG",
+                        help="print 👎-voted answers of the bot's feedback log as items to complete")
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    from index.eval_report import below_thresholds, compare, markdown, parse_thresholds, table
+    from index.evaluate import evaluate, feedback_candidates, load_items
+
+    if args.from_feedback is not None:
+        log_path = Path(args.from_feedback) if args.from_feedback else settings.feedback_log
+        if not log_path.is_file():
+            raise EvalError(f"feedback log {log_path} does not exist")
+        for candidate in feedback_candidates(log_path):
+            print(json.dumps(candidate, ensure_ascii=False))
+        return 0
+    if args.file is None or not args.file.is_file():
+        raise EvalError(f"eval file {args.file or '(none given)'} does not exist")
+    try:
+        thresholds = parse_thresholds(args.fail_under)
+    except ValueError as error:
+        raise EvalError(str(error)) from None
+    old = _read_report(args.compare) if args.compare else None
+    loaded = load_items(args.file)
+    for problem in loaded.problems:
+        print(f"citebot: {args.file}: {problem} (skipped)", file=sys.stderr)
+    if not loaded.items:
+        raise EvalError(f"{args.file} holds no usable items")
+    report = _run_pipeline(loaded.items, settings, args)
+    report["malformed"] = loaded.problems
+    _write_outputs(report, args, table, markdown)
+    if old is not None:
+        text, _, _ = compare(old, report)
+        print(text, file=sys.stderr if args.json else sys.stdout)
+    failures = below_thresholds(report["metrics"], thresholds)
+    for failure in failures:
+        print(f"citebot: eval: {failure}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def _run_pipeline(items, settings: Settings, args: argparse.Namespace) -> dict:
+    from index.evaluate import embedding_similarity, evaluate
+    from index.pipeline import Pipeline
+
+    pipeline = Pipeline.open(settings)
+    similarity = embedding_similarity(pipeline.embedder.encode_passages)
+    progress = _progress_bar if sys.stderr.isatty() and not args.json else (lambda values: values)
+    report = evaluate(items, pipeline.ask_traced, similarity, settings.top_k, progress)
+    if args.baseline:
+        from index.baseline import baseline_asker
+
+        ask = baseline_asker(settings.corpus_dir, settings.embed_model)
+        report["baseline"] = evaluate(items, ask, similarity, settings.top_k, progress)
+    return report
+
+
+def _write_outputs(report: dict, args: argparse.Namespace, table, markdown) -> None:
+    baseline = report.get("baseline")
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=1))
+    else:
+        print(table(report, baseline))
+    if args.report:
+        args.report.parent.mkdir(parents=True, exist_ok=True)
+        args.report.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+        args.report.with_suffix(".md").write_text(markdown(report, baseline), encoding="utf-8")
+
+
+def _read_report(path: Path) -> dict:
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        raise EvalError(f"cannot read the report to compare with, {path}: {error}") from None
+    if not isinstance(report, dict) or "results" not in report:
+        raise EvalError(f"{path} is not a citebot eval report (written by --json or --report)")
+    return report
+
+
+def _progress_bar(items):
+    from tqdm import tqdm
+
+    return tqdm(items, desc="Evaluating", unit="question", file=sys.stderr)

@@ -1,0 +1,104 @@
+"""Presenting an evaluation: the terminal table, the Markdown report, comparisons and thresholds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from index.evaluate import METRICS
+
+LABELS = {
+    "hit_at_k": "retrieval hit@k",
+    "mrr": "retrieval MRR",
+    "citation_precision": "citation precision",
+    "citation_recall": "citation recall",
+    "answer_contains": "answer contains expected",
+    "answer_similarity": "answer similarity",
+    "abstention_accuracy": "abstention accuracy",
+    "answered_rate": "answerable answered",
+    "answer_words": "words per answer",
+    "latency_p50_ms": "latency p50 (ms)",
+    "latency_p95_ms": "latency p95 (ms)",
+}
+
+
+def _cell(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}" if value <= 1.0 else f"{value:.1f}"
+
+
+def table(report: dict[str, Any], baseline: dict[str, Any] | None = None) -> str:
+    """Metrics as aligned text, with the baseline beside them when given."""
+    header = f"{'metric':28s} {'citebot':>10s}" + (f" {'baseline':>10s}" if baseline else "")
+    lines = [f"{report['items']} items, k={report['k']}", header, "-" * len(header)]
+    for key, label in LABELS.items():
+        row = f"{label:28s} {_cell(report['metrics'][key]):>10s}"
+        if baseline:
+            row += f" {_cell(baseline['metrics'].get(key)):>10s}"
+        lines.append(row)
+    return "\n".join(lines)
+
+
+def worst_items(report: dict[str, Any], count: int = 10) -> list[dict[str, Any]]:
+    """Items that went wrong, worst first: wrong abstention, then missing expected text, then low similarity."""
+    def badness(result: dict[str, Any]) -> tuple[float, float, float]:
+        return (result["abstention_correct"], 1.0 if result["contains"] is None else result["contains"],
+                1.0 if result["similarity"] is None else result["similarity"])
+
+    wrong = [r for r in report["results"] if badness(r) != (1.0, 1.0, 1.0) and badness(r)[:2] != (1.0, 1.0)]
+    return sorted(wrong, key=badness)[:count]
+
+
+def markdown(report: dict[str, Any], baseline: dict[str, Any] | None = None, worst: int = 10) -> str:
+    lines = ["# Evaluation", "", f"{report['items']} items, k={report['k']}.", "",
+             "| metric | citebot |" + (" baseline |" if baseline else ""),
+             "|---|---|" + ("---|" if baseline else "")]
+    for key, label in LABELS.items():
+        row = f"| {label} | {_cell(report['metrics'][key])} |"
+        lines.append(row + (f" {_cell(baseline['metrics'].get(key))} |" if baseline else ""))
+    lines += ["", "## Worst items", ""]
+    for result in worst_items(report, worst):
+        expected = "not found" if result["unanswerable"] else (result["expected"] or "(no reference)")
+        lines += [f"### {result['id']}: {result['question']}", "",
+                  f"- expected: {expected}", f"- got: {result['answer']}",
+                  f"- cited: {', '.join(result['cited_docs']) or 'nothing'}",
+                  f"- gold: {', '.join(result['gold_docs']) or 'none'}", ""]
+    return "\n".join(lines)
+
+
+def compare(old: dict[str, Any], new: dict[str, Any]) -> tuple[str, int, int]:
+    """What got better and worse, item by item; returns the text and the counts."""
+    old_results = {r["id"]: r for r in old["results"]}
+    lines, better, worse = [], 0, 0
+    for result in new["results"]:
+        before = old_results.get(result["id"])
+        if before is None:
+            continue
+        for key, label in (("abstention_correct", "abstention"), ("contains", "expected text"), ("hit", "retrieval")):
+            was, now = before.get(key), result.get(key)
+            if was is None or now is None or was == now:
+                continue
+            better, worse = better + (now > was), worse + (now < was)
+            lines.append(f"{'better' if now > was else 'WORSE ':6s} {result['id']}: {label} "
+                         f"{_cell(was)} → {_cell(now)}  ({result['question']})")
+    lines.append("")
+    for key in METRICS:
+        was, now = old["metrics"].get(key), new["metrics"].get(key)
+        if was is not None and now is not None and was != now:
+            lines.append(f"{LABELS[key]:28s} {_cell(was)} → {_cell(now)} ({now - was:+.3f})")
+    lines.append(f"{better} item changes better, {worse} worse")
+    return "\n".join(lines), better, worse
+
+
+def parse_thresholds(rules: list[str]) -> dict[str, float]:
+    """`metric=value` pairs, naming metrics as in the JSON report."""
+    thresholds = {}
+    for rule in rules:
+        name, sep, value = rule.partition("=")
+        if not sep or name.strip() not in METRICS:
+            raise ValueError(f"--fail-under takes metric=value with a metric among {', '.join(METRICS)}; got {rule!r}")
+        thresholds[name.strip()] = float(value)
+    return thresholds
+
+
+def below_thresholds(metrics: dict[str, float | None], thresholds: dict[str, float]) -> list[str]:
+    return [f"{name} {_cell(metrics.get(name))} is under {limit}" for name, limit in thresholds.items()
+            if metrics.get(name) is None or metrics[name] < limit]

@@ -1,0 +1,243 @@
+"""Evaluate answers on question/answer pairs: retrieval, citations, correctness, abstention, latency.
+
+The items run through the same pipeline the bot uses. Metrics are means over the items
+they apply to: retrieval over items with gold documents, correctness over answerable
+items (an answerable question answered "not found" scores zero), abstention over all.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import statistics
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from index.schema import Answer, Hit
+
+MARKER = re.compile(r"\s*\[\d+\]")
+# Higher is better for every metric but latency.
+METRICS = ("hit_at_k", "mrr", "citation_precision", "citation_recall", "answer_contains", "answer_similarity",
+           "abstention_accuracy", "answered_rate")
+WORDS = re.compile(r"\w+")
+
+
+@dataclass(frozen=True)
+class EvalItem:
+    question: str
+    id: str
+    answer: str | None = None
+    must_contain: tuple[str, ...] = ()
+    gold_docs: tuple[str, ...] = ()
+    unanswerable: bool = False
+
+
+@dataclass
+class ItemResult:
+    id: str
+    question: str
+    unanswerable: bool
+    found: bool
+    answer: str
+    expected: str | None
+    gold_docs: list[str]
+    cited_docs: list[str]
+    retrieved_docs: list[str]
+    hit: float | None = None
+    reciprocal_rank: float | None = None
+    citation_precision: float | None = None
+    citation_recall: float | None = None
+    contains: float | None = None
+    similarity: float | None = None
+    abstention_correct: float = 0.0
+    latency_ms: float = 0.0
+    answer_words: int = 0  # length of a found answer, markers aside
+
+
+@dataclass
+class LoadResult:
+    items: list[EvalItem] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # "line 7: ..." for malformed input
+
+
+def load_items(path: Path) -> LoadResult:
+    """Items from JSONL, or CSV with the same columns (lists separated by '|')."""
+    text = path.read_text(encoding="utf-8-sig")
+    rows = _csv_rows(text) if path.suffix.lower() == ".csv" else _jsonl_rows(text)
+    result = LoadResult()
+    seen: set[str] = set()
+    for line, row in rows:
+        if isinstance(row, str):
+            result.problems.append(f"line {line}: {row}")
+            continue
+        try:
+            item = _item(row, default_id=f"line{line}")
+        except (TypeError, ValueError) as error:
+            result.problems.append(f"line {line}: {error}")
+            continue
+        if item.id in seen:
+            result.problems.append(f"line {line}: duplicate id {item.id!r}")
+            continue
+        seen.add(item.id)
+        result.items.append(item)
+    return result
+
+
+def _jsonl_rows(text: str) -> Iterable[tuple[int, dict[str, Any] | str]]:
+    for line, raw in enumerate(text.splitlines(), 1):
+        if not raw.strip():
+            continue
+        try:
+            row = json.loads(raw)
+        except json.JSONDecodeError as error:
+            yield line, f"not valid JSON ({error.msg})"
+            continue
+        yield line, row if isinstance(row, dict) else "not a JSON object"
+
+
+def _csv_rows(text: str) -> Iterable[tuple[int, dict[str, Any] | str]]:
+    reader = csv.DictReader(io.StringIO(text))
+    for row in reader:
+        cleaned = {k.strip(): (v or "").strip() for k, v in row.items() if k}
+        for key in ("must_contain", "gold_docs"):
+            cleaned[key] = [part.strip() for part in cleaned.get(key, "").split("|") if part.strip()]
+        cleaned["unanswerable"] = cleaned.get("unanswerable", "").lower() in ("1", "true", "yes")
+        yield reader.line_num, {k: v for k, v in cleaned.items() if v not in ("", [])}
+
+
+def _item(row: dict[str, Any], default_id: str) -> EvalItem:
+    question = row.get("question")
+    if not isinstance(question, str) or not question.strip():
+        raise ValueError("'question' is missing or empty")
+    lists = {}
+    for key in ("must_contain", "gold_docs"):
+        value = row.get(key, [])
+        value = [value] if isinstance(value, str) else value
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ValueError(f"'{key}' must be a list of strings")
+        lists[key] = tuple(value)
+    unanswerable = row.get("unanswerable", False)
+    if not isinstance(unanswerable, bool):
+        raise ValueError("'unanswerable' must be true or false")
+    answer = row.get("answer")
+    return EvalItem(question=question.strip(), id=str(row.get("id") or default_id),
+                    answer=answer if isinstance(answer, str) and answer.strip() else None,
+                    must_contain=lists["must_contain"], gold_docs=lists["gold_docs"], unanswerable=unanswerable)
+
+
+Asker = Callable[[str], tuple[Answer, list[Hit] | list[str]]]
+Similarity = Callable[[str, str], float]
+
+
+def evaluate(items: list[EvalItem], ask: Asker, similarity: Similarity | None, k: int,
+             progress: Callable[[Iterable[EvalItem]], Iterable[EvalItem]] = lambda x: x) -> dict[str, Any]:
+    """Run every item through `ask` (answer and ranked hits or document ids) and score it."""
+    results = []
+    for item in progress(items):
+        start = time.perf_counter()
+        answer, ranked = ask(item.question)
+        latency = (time.perf_counter() - start) * 1000
+        retrieved = _ranked_docs(ranked)
+        results.append(score_item(item, answer, retrieved, k, similarity, latency))
+    return {"k": k, "items": len(results), "metrics": summarise(results), "results": [asdict(r) for r in results]}
+
+
+def _ranked_docs(ranked: list[Hit] | list[str]) -> list[str]:
+    docs: list[str] = []
+    for entry in ranked:
+        doc_id = entry if isinstance(entry, str) else entry.chunk.doc_id
+        if doc_id not in docs:
+            docs.append(doc_id)
+    return docs
+
+
+def score_item(item: EvalItem, answer: Answer, retrieved: list[str], k: int, similarity: Similarity | None,
+               latency_ms: float) -> ItemResult:
+    gold = [g for g in item.gold_docs]
+    cited = list(dict.fromkeys(c.doc_id for c in answer.citations)) if answer.found else []
+    result = ItemResult(id=item.id, question=item.question, unanswerable=item.unanswerable, found=answer.found,
+                        answer=answer.answer, expected=item.answer, gold_docs=gold, cited_docs=cited,
+                        retrieved_docs=retrieved, latency_ms=round(latency_ms, 2),
+                        answer_words=len(WORDS.findall(MARKER.sub("", answer.answer))) if answer.found else 0,
+                        abstention_correct=float(answer.found != item.unanswerable))
+    if gold and not item.unanswerable:
+        ranks = [i for i, doc in enumerate(retrieved, 1) if _is_gold(doc, gold)]
+        result.hit = float(bool(ranks) and ranks[0] <= k)
+        result.reciprocal_rank = 1.0 / ranks[0] if ranks else 0.0
+        matched = {g for g in gold if any(_is_gold(doc, [g]) for doc in cited)}
+        result.citation_recall = len(matched) / len(gold)
+        if cited:
+            result.citation_precision = sum(_is_gold(doc, gold) for doc in cited) / len(cited)
+    if item.must_contain and not item.unanswerable:
+        text = answer.answer.lower() if answer.found else ""
+        result.contains = float(any(m.lower() in text for m in item.must_contain))
+    if item.answer and not item.unanswerable and similarity is not None:
+        result.similarity = round(similarity(MARKER.sub("", answer.answer), item.answer), 4) if answer.found else 0.0
+    return result
+
+
+def _is_gold(doc_id: str, gold: list[str]) -> bool:
+    """A gold entry names a document by its id or its file name."""
+    return any(doc_id == g or doc_id.rsplit("/", 1)[-1] == g for g in gold)
+
+
+def summarise(results: list[ItemResult]) -> dict[str, float | None]:
+    def mean(values: list[float | None]) -> float | None:
+        present = [v for v in values if v is not None]
+        return round(statistics.fmean(present), 4) if present else None
+
+    answerable = [r for r in results if not r.unanswerable]
+    latencies = sorted(r.latency_ms for r in results)
+    return {
+        "hit_at_k": mean([r.hit for r in results]),
+        "mrr": mean([r.reciprocal_rank for r in results]),
+        "citation_precision": mean([r.citation_precision for r in results]),
+        "citation_recall": mean([r.citation_recall for r in results]),
+        "answer_contains": mean([r.contains for r in results]),
+        "answer_similarity": mean([r.similarity for r in results]),
+        "abstention_accuracy": mean([r.abstention_correct for r in results]),
+        "answered_rate": mean([float(r.found) for r in answerable]),
+        "answer_words": mean([float(r.answer_words) for r in results if r.found]),
+        "latency_p50_ms": _percentile(latencies, 0.5),
+        "latency_p95_ms": _percentile(latencies, 0.95),
+    }
+
+
+def _percentile(ordered: list[float], share: float) -> float | None:
+    if not ordered:
+        return None
+    return round(ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))], 2)
+
+
+def embedding_similarity(encode: Callable[[list[str]], np.ndarray]) -> Similarity:
+    """Cosine of the two texts' embeddings (the encoder normalises them)."""
+    def similarity(got: str, expected: str) -> float:
+        vectors = encode([got, expected])
+        return float(np.dot(vectors[0], vectors[1]))
+
+    return similarity
+
+
+def feedback_candidates(log_path: Path) -> list[dict[str, Any]]:
+    """👎-voted answers from the bot's feedback log, as eval items for the owner to complete."""
+    candidates, seen = [], set()
+    for line in log_path.read_text(encoding="utf-8").splitlines():
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if entry.get("vote") != "down" or entry.get("question") in seen:
+            continue
+        seen.add(entry["question"])
+        candidates.append({"id": f"feedback-{len(candidates) + 1}", "question": entry["question"],
+                           "answer": "", "must_contain": [], "gold_docs": [], "unanswerable": False,
+                           "got": entry.get("answer", ""),
+                           "got_cited": sorted({c.get("doc_id", "") for c in entry.get("citations", [])})})
+    return candidates

@@ -1,0 +1,156 @@
+"""The evaluation: metrics on hand-checked cases, malformed input, reports, comparison and gates."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bot.cli import main
+from index.evaluate import EvalItem, feedback_candidates, load_items, score_item, summarise
+from index.schema import Answer, Citation
+
+MOTION = "2019-03-ep-motion-for-resolution-b8-0205-2019.txt"
+ODF = "2017-11-odf-meps-political-prisoners-eu-kazakhstan-pca.md"
+
+
+def answer(text: str, docs: list[str], found: bool = True) -> Answer:
+    citations = tuple(Citation(n, d, d, None, None, "passage", 0.5) for n, d in enumerate(docs, 1))
+    return Answer("q", text, found, citations)
+
+
+def test_a_hit_at_rank_two_gives_mrr_one_half():
+    item = EvalItem("q", "a1", gold_docs=("gold.txt",))
+    result = score_item(item, answer("x [1]", ["other.txt"]), ["other.txt", "gold.txt", "third.txt"], 5, None, 1.0)
+    assert result.reciprocal_rank == 0.5 and result.hit == 1.0
+    assert score_item(item, answer("x [1]", ["other.txt"]), ["other.txt", "gold.txt"], 1, None, 1.0).hit == 0.0
+    assert score_item(item, answer("x", []), ["a", "b"], 5, None, 1.0).reciprocal_rank == 0.0
+
+
+def test_citation_precision_and_recall_count_documents():
+    item = EvalItem("q", "a2", gold_docs=("corpus/a.txt", "b.txt"))  # a gold entry may be a path or a file name
+    result = score_item(item, answer("x [1] y [2] z [3]", ["corpus/a.txt", "c.txt", "corpus/a.txt"]),
+                        ["corpus/a.txt"], 5, None, 1.0)
+    assert result.citation_precision == 0.5  # a and c cited, a is gold
+    assert result.citation_recall == 0.5  # a of a and b
+
+
+def test_abstention_is_right_on_unanswerable_and_wrong_on_answerable():
+    unanswerable = EvalItem("q", "u1", unanswerable=True)
+    assert score_item(unanswerable, answer("not found", [], found=False), [], 5, None, 1.0).abstention_correct == 1.0
+    assert score_item(unanswerable, answer("a guess [1]", ["x.txt"]), [], 5, None, 1.0).abstention_correct == 0.0
+    answerable = EvalItem("q", "a3", answer="On 13 March 2018.", must_contain=("13 march 2018",))
+    missed = score_item(answerable, answer("not found", [], found=False), [], 5, lambda a, b: 0.9, 1.0)
+    assert (missed.abstention_correct, missed.contains, missed.similarity) == (0.0, 0.0, 0.0)
+    hit = score_item(answerable, answer("It was banned on 13 March 2018 [1]", ["m.txt"]), [], 5, lambda a, b: 0.9, 1.0)
+    assert (hit.abstention_correct, hit.contains, hit.similarity, hit.answer_words) == (1.0, 1.0, 0.9, 7)
+
+
+def test_summary_means_only_over_items_a_metric_applies_to():
+    results = [
+        score_item(EvalItem("q", "1", gold_docs=("g",)), answer("a [1]", ["g"]), ["g"], 5, None, 10.0),
+        score_item(EvalItem("q", "2", gold_docs=("g",)), answer("a [1]", ["x"]), ["x", "g"], 5, None, 30.0),
+        score_item(EvalItem("q", "3", unanswerable=True), answer("n", [], found=False), ["x"], 5, None, 20.0),
+    ]
+    metrics = summarise(results)
+    assert metrics["mrr"] == 0.75 and metrics["hit_at_k"] == 1.0
+    assert metrics["citation_precision"] == 0.5 and metrics["abstention_accuracy"] == 1.0
+    assert metrics["answered_rate"] == 1.0 and metrics["latency_p50_ms"] == 20.0
+
+
+def test_malformed_lines_are_reported_by_number_and_the_rest_loaded(tmp_path):
+    path = tmp_path / "qa.jsonl"
+    path.write_text('{"question": "When was the DVK banned?", "id": "ok1"}\n'
+                    'this is not json\n'
+                    '\n'
+                    '{"answer": "no question here"}\n'
+                    '{"question": "Q?", "gold_docs": "a.txt", "must_contain": [1, 2]}\n'
+                    '["a list"]\n'
+                    '{"question": "Who is Malik Kenzhaliev?", "unanswerable": "no"}\n'
+                    '{"question": "Again", "id": "ok1"}\n'
+                    '{"question": "Is torture common?", "gold_docs": "a.txt"}\n')
+    loaded = load_items(path)
+    assert [i.id for i in loaded.items] == ["ok1", "line9"]
+    assert loaded.items[1].gold_docs == ("a.txt",)
+    assert loaded.problems == ["line 2: not valid JSON (Expecting value)", "line 4: 'question' is missing or empty",
+                               "line 5: 'must_contain' must be a list of strings", "line 6: not a JSON object",
+                               "line 7: 'unanswerable' must be true or false", "line 8: duplicate id 'ok1'"]
+
+
+def test_csv_with_the_same_columns_is_read(tmp_path):
+    path = tmp_path / "qa.csv"
+    path.write_text("id,question,answer,must_contain,gold_docs,unanswerable\n"
+                    "c1,When was the DVK banned?,13 March 2018,13 March 2018|2018,a.txt|b.txt,\n"
+                    "c2,What is the capital of France?,,,,true\n"
+                    "c3,,,,,\n")
+    loaded = load_items(path)
+    assert [(i.id, i.must_contain, i.gold_docs, i.unanswerable) for i in loaded.items] == [
+        ("c1", ("13 March 2018", "2018"), ("a.txt", "b.txt"), False), ("c2", (), (), True)]
+    assert loaded.problems == ["line 4: 'question' is missing or empty"]
+
+
+@pytest.fixture
+def small_eval(tmp_path):
+    path = tmp_path / "qa.jsonl"
+    items = [
+        {"id": "ban", "question": "When was the Democratic Choice of Kazakhstan movement banned?",
+         "answer": "On 13 March 2018.", "must_contain": ["13 March 2018"], "gold_docs": [MOTION]},
+        {"id": "bokayev", "question": "why is maks bokayev in prison", "must_contain": ["land reform", "peaceful rally"],
+         "gold_docs": [MOTION, ODF]},
+        {"id": "france", "question": "What is the capital of France?", "unanswerable": True},
+    ]
+    path.write_text("\n".join(json.dumps(i) for i in items) + "\nnot json\n")
+    return path
+
+
+def test_eval_cli_prints_a_table_and_writes_json_and_markdown_reports(small_eval, built_index, tmp_path, capsys):
+    report_path = tmp_path / "out" / "report.json"
+    assert main(["eval", str(small_eval), "--index-dir", str(built_index), "--report", str(report_path)]) == 0
+    out, err = capsys.readouterr()
+    assert "retrieval hit@k" in out and "abstention accuracy" in out and "latency p95 (ms)" in out
+    assert "line 4: not valid JSON" in err
+    report = json.loads(report_path.read_text())
+    assert report["items"] == 3 and report["metrics"]["abstention_accuracy"] == 1.0
+    assert report["metrics"]["hit_at_k"] == 1.0 and report["metrics"]["answer_contains"] == 1.0
+    assert {r["id"] for r in report["results"]} == {"ban", "bokayev", "france"}
+    assert report_path.with_suffix(".md").read_text().startswith("# Evaluation")
+
+
+def test_compare_and_fail_under_set_the_exit_code(small_eval, built_index, tmp_path, capsys):
+    base = ["eval", str(small_eval), "--index-dir", str(built_index)]
+    old_path = tmp_path / "old.json"
+    assert main([*base, "--report", str(old_path)]) == 0
+    old = json.loads(old_path.read_text())
+    worse = {r["id"]: r for r in old["results"]}
+    worse["ban"].update(contains=0.0, abstention_correct=0.0)  # pretend the old run was wrong on one item
+    old_path.write_text(json.dumps({**old, "results": list(worse.values())}))
+    capsys.readouterr()
+    assert main([*base, "--compare", str(old_path), "--fail-under", "abstention_accuracy=0.9"]) == 0
+    out = capsys.readouterr().out
+    assert "better ban: abstention 0.000 → 1.000" in out and "2 item changes better, 0 worse" in out
+    assert main([*base, "--fail-under", "hit_at_k=0.5", "--fail-under", "answer_contains=1.01"]) == 1
+    assert "citebot: eval: answer_contains 1.000 is under 1.01" in capsys.readouterr().err
+    assert main([*base, "--fail-under", "speed=3"]) == 1
+    assert "--fail-under takes metric=value" in capsys.readouterr().err
+
+
+def test_baseline_runs_offline_beside_citebot(small_eval, built_index, corpus_dir, capsys):
+    argv = ["eval", str(small_eval), "--index-dir", str(built_index), "--corpus", str(corpus_dir), "--baseline", "--json"]
+    assert main(argv) == 0
+    report = json.loads(capsys.readouterr().out)
+    baseline = report["baseline"]["metrics"]
+    assert baseline["answered_rate"] == 1.0 and baseline["abstention_accuracy"] < 1.0  # it never says "not found"
+    assert baseline["answer_words"] > 3 * report["metrics"]["answer_words"]  # whole 1024-token chunks
+    assert report["baseline"]["results"][0]["retrieved_docs"][0].endswith(".txt")
+
+
+def test_from_feedback_turns_down_votes_into_items(tmp_path, capsys):
+    log = tmp_path / "feedback.jsonl"
+    entries = [{"vote": "down", "question": "Who is X?", "answer": "Y [1]", "citations": [{"doc_id": "a.txt"}]},
+               {"vote": "up", "question": "Fine?", "answer": "Yes [1]", "citations": []},
+               {"vote": "down", "question": "Who is X?", "answer": "Y [1]", "citations": []}]
+    log.write_text("\n".join(json.dumps(e) for e in entries) + "\n{broken\n")
+    assert [c["question"] for c in feedback_candidates(log)] == ["Who is X?"]
+    assert main(["eval", "--from-feedback", str(log)]) == 0
+    candidate = json.loads(capsys.readouterr().out)
+    assert candidate["got"] == "Y [1]" and candidate["got_cited"] == ["a.txt"] and candidate["must_contain"] == []
