@@ -168,10 +168,11 @@ def _known_error_message(error: Exception) -> str | None:
     from index.pipeline import EmptyQuestion
     from index.prompts import PromptError
     from bot.eval_command import EvalError
+    from index.llm import LlmUnavailable
     from index.store import BuildBusy, IndexMismatch, IndexMissing
 
     known = (CliError, CorpusError, ModelLoadError, EmptyQuestion, PromptError, IndexMismatch, IndexMissing, BuildBusy,
-             EvalError)
+             EvalError, LlmUnavailable)
     if isinstance(error, known):
         return str(error)
     if isinstance(error, ValidationError):

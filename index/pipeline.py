@@ -9,6 +9,7 @@ import threading
 from index.answer import compose
 from index.answer_type import type_noun
 from index.lexical import terms
+from index.llm import LlmAnswerer
 from index.build import expected_meta
 from index.embedder import Embedder
 from index.prompts import Prompts, load_prompts
@@ -32,11 +33,13 @@ class EmptyQuestion(ValueError):
 class Pipeline:
     """Holds the loaded model, index and templates; `ask` is safe to call from many threads."""
 
-    def __init__(self, settings: Settings, embedder: Embedder, store: IndexStore, prompts: Prompts) -> None:
+    def __init__(self, settings: Settings, embedder: Embedder, store: IndexStore, prompts: Prompts,
+                 generator: LlmAnswerer | None = None) -> None:
         self.settings = settings
         self.embedder = embedder
         self.store = store
         self.prompts = prompts
+        self.generator = generator  # the optional LLM; None answers extractively
         self._reload_lock = threading.Lock()
 
     def refresh(self) -> IndexStore:
@@ -63,8 +66,9 @@ class Pipeline:
         """Load the index first, so a missing or stale one is reported before the slow model load."""
         store = IndexStore.load(settings.index_dir, expected_meta(settings))
         prompts = load_prompts(settings.prompts_dir)
+        generator = LlmAnswerer.from_settings(settings, prompts) if settings.llm_provider == "openai" else None
         embedder = embedder or Embedder(settings.embed_model, settings.embed_batch_size)
-        return cls(settings, embedder, store, prompts)
+        return cls(settings, embedder, store, prompts, generator)
 
     def search(self, question: str) -> list[Hit]:
         question = normalise_question(question)
@@ -89,6 +93,8 @@ class Pipeline:
         not_found = self.prompts.render("not_found", question=question)
         answer = compose(question, weights, hits, self.settings.min_confidence, self.settings.answer_sentences,
                          not_found)
+        if answer.found and self.generator is not None:  # the evidence suffices: let the LLM word it
+            answer = self.generator.answer(answer, hits, not_found)
         return answer, hits
 
     def _weights(self, store: IndexStore, question: str) -> dict[str, float]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -61,10 +61,14 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr = Field(SecretStr(""), description="Secret Telegram sends with each webhook update.")
     feedback_log: Path = Field(Path(".citebot/feedback.jsonl"), description="Where 👍/👎 votes are appended.")
     follow_up_minutes: int = Field(10, ge=0, description="How long a chat's last question serves as context.")
-    llm_provider: str = Field("none", description="'none' (extractive answers), 'openai' (any OpenAI-compatible endpoint) or 'ollama'.")
-    llm_model: str = Field("", description="Model name for the LLM provider.")
-    llm_base_url: str = Field("", description="Base URL of the LLM endpoint.")
-    llm_api_key: SecretStr = Field(SecretStr(""), description="API key for an OpenAI-compatible endpoint.")
+    llm_provider: Literal["none", "openai"] = Field(
+        "none",
+        description="'none': extractive answers, every sentence verbatim from a passage. 'openai': an LLM behind "
+        "any OpenAI-compatible endpoint (OpenAI, vLLM, llama.cpp, Ollama's /v1) writes the cited answer.",
+    )
+    llm_model: str = Field("", description="Model name at the LLM endpoint.")
+    llm_base_url: str = Field("", description="Base URL of the OpenAI-compatible endpoint, e.g. http://localhost:11434/v1.")
+    llm_api_key: SecretStr = Field(SecretStr(""), description="API key for the endpoint, if it needs one.")
 
     @field_validator("allowed_chats", "admins", mode="before")
     @classmethod

@@ -1,0 +1,96 @@
+"""Optional generative answers: an LLM turns the retrieved passages into prose, every sentence cited.
+
+Off by default (no LLM weights exist offline). It talks to any OpenAI-compatible
+endpoint through llama-index's OpenAILike: OpenAI, vLLM, llama.cpp's server, or
+Ollama's /v1. The LLM is asked only when the extractive evidence clears the
+not-found threshold, so abstention stays calibrated; its reply is checked: a sentence
+without a valid [n] is dropped, and with nothing left the extractive answer stands.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from index.prompts import Prompts
+from index.schema import Answer, Citation, Hit
+from index.settings import Settings
+
+log = logging.getLogger(__name__)
+CITED_SENTENCE = re.compile(r"(?P<text>[^\[\]]+?)\s*(?P<markers>(?:\[\d+\]\s*)+)")
+MARKER_BEFORE_STOP = re.compile(r"((?:\s*\[\d+\])+)\s*([.!?])")
+SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+")
+NUMBER = re.compile(r"\[(\d+)\]")
+
+
+class LlmUnavailable(Exception):
+    """The LLM option is configured but cannot be set up."""
+
+
+class LlmAnswerer:
+    def __init__(self, llm: Any, prompts: Prompts) -> None:
+        self._llm = llm
+        self._prompts = prompts
+
+    @classmethod
+    def from_settings(cls, settings: Settings, prompts: Prompts) -> LlmAnswerer:
+        if not settings.llm_model or not settings.llm_base_url:
+            raise LlmUnavailable("CITEBOT_LLM_PROVIDER=openai needs CITEBOT_LLM_MODEL and CITEBOT_LLM_BASE_URL")
+        try:
+            from llama_index.llms.openai_like import OpenAILike
+        except ImportError:
+            raise LlmUnavailable("the LLM option needs its extra: pip install -e '.[llm]'") from None
+        llm = OpenAILike(model=settings.llm_model, api_base=settings.llm_base_url,
+                         api_key=settings.llm_api_key.get_secret_value() or "none", is_chat_model=True,
+                         temperature=0.0, timeout=60.0, max_retries=1)
+        return cls(llm, prompts)
+
+    def answer(self, extractive: Answer, hits: list[Hit], not_found: str) -> Answer:
+        """The LLM's cited answer; the extractive one when the LLM fails or cites nothing valid."""
+        passages = "\n\n".join(f"[{n}] {hit.doc.title} ({hit.doc.date or 'undated'}):\n{hit.chunk.text}"
+                               for n, hit in enumerate(hits, 1))
+        prompt = self._prompts.render("llm_answer", question=extractive.question, passages=passages)
+        try:
+            reply = self._llm.complete(prompt).text.strip()
+        except Exception as error:  # any failure of a remote service: answer without it
+            log.warning("the LLM failed (%s: %s); answering extractively", error.__class__.__name__, error)
+            return extractive
+        if reply.upper().startswith("NOT FOUND"):
+            return Answer(extractive.question, not_found, False, extractive.citations)
+        statements = cited_statements(reply, len(hits))
+        if not statements:
+            log.warning("the LLM's reply cited no passage; answering extractively")
+            return extractive
+        return _renumbered(extractive.question, statements, hits)
+
+
+def cited_statements(reply: str, passages: int) -> list[tuple[str, list[int]]]:
+    """Sentences of the reply with the passage numbers they cite; uncited or mis-cited ones dropped.
+
+    Only the sentence a marker directly follows is taken as cited by it: in
+    "A [1]. B. C [2]." the uncited B is dropped, not attributed to passage 2.
+    """
+    normalised = MARKER_BEFORE_STOP.sub(r"\2\1", reply)  # "claim [1]." -> "claim. [1]"
+    statements = []
+    for match in CITED_SENTENCE.finditer(normalised):
+        numbers = [int(n) for n in NUMBER.findall(match.group("markers")) if 1 <= int(n) <= passages]
+        sentence = SENTENCE_BREAK.split(match.group("text").strip())[-1].strip()
+        if numbers and re.search(r"\w", sentence):
+            statements.append((sentence, list(dict.fromkeys(numbers))))
+    return statements
+
+
+def _renumbered(question: str, statements: list[tuple[str, list[int]]], hits: list[Hit]) -> Answer:
+    """Number the cited passages 1, 2, … in order of first citation."""
+    numbers: dict[int, int] = {}
+    parts = []
+    for text, cited in statements:
+        markers = "".join(f"[{numbers.setdefault(n, len(numbers) + 1)}]" for n in cited)
+        parts.append(f"{text} {markers}")
+    citations = tuple(
+        Citation(n=new, doc_id=hits[old - 1].doc.doc_id, title=hits[old - 1].doc.title, date=hits[old - 1].doc.date,
+                 source=hits[old - 1].doc.source, quote=hits[old - 1].chunk.text, score=round(hits[old - 1].dense, 4))
+        for old, new in numbers.items()
+    )
+    return Answer(question=question, answer=" ".join(parts), found=True, citations=citations)
