@@ -28,6 +28,7 @@ CLOSEST_SHOWN = 3
 TITLE_OVERLAP = 0.8
 ANAPHORA = frozenset("this these those such it its he she his her they their there".split())
 TRAILING = " \t\n,;:"
+QUOTE_MARKS = ('"', "\u201c", "\u201d")
 
 
 @dataclass(frozen=True)
@@ -103,13 +104,23 @@ def _cite(question: str, hits: list[Hit], chosen: list[Unit]) -> Answer:
         hit = hits[unit.hit_rank]
         n = numbers.setdefault(unit.hit_rank, len(numbers) + 1)
         start = _with_antecedent(hit, unit.start)
-        statement = hit.chunk.text[start : _with_follow_on(hit, unit.end)].rstrip(TRAILING)
+        statement = _without_stray_quotes(hit.chunk.text[start : _with_follow_on(hit, unit.end)].rstrip(TRAILING))
         statements.append(f"{statement} [{n}]")
     best_score = {}
     for unit in chosen:
         best_score.setdefault(unit.hit_rank, unit.score)
     citations = tuple(_citation(n, hits[rank], best_score[rank]) for rank, n in numbers.items())
     return Answer(question=question, answer=" ".join(statements), found=True, citations=citations)
+
+
+def _without_stray_quotes(statement: str) -> str:
+    """Drop a quote mark at either end that the statement does not close: the quotation ran on."""
+    quotes = sum(statement.count(q) for q in QUOTE_MARKS)
+    if quotes % 2 and statement[:1] in QUOTE_MARKS:
+        return statement[1:]
+    if quotes % 2 and statement[-1:] in QUOTE_MARKS:
+        return statement[:-1]
+    return statement
 
 
 def _with_antecedent(hit: Hit, start: int) -> int:
