@@ -27,7 +27,7 @@ def retrieve(query_terms: Iterable[str], query_vector: np.ndarray, store: IndexS
     # Fusion favours passages both retrievers like; a passage one of them ranks first
     # (a paraphrase only the encoder sees, a date only BM25 sees) must still be considered.
     champions = {chunk_id for ranking in (dense, lexical) for chunk_id, _ in ranking[:EACH_RETRIEVERS_BEST]}
-    best = [c for c in ranked if c in champions or ranked.index(c) < top_k][: top_k + len(champions)]
+    best = [chunk_id for rank, chunk_id in enumerate(ranked) if rank < top_k or chunk_id in champions]
     return [
         Hit(
             chunk=store.chunks[chunk_id],

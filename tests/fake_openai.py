@@ -11,6 +11,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from http_reply import send_json
+
 
 class FakeOpenAI:
     def __init__(self) -> None:
@@ -42,14 +44,10 @@ class FakeOpenAI:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 (the http.server name)
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                status, payload = (200, fake._complete(json.loads(body))) if self.path.endswith(
-                    "/chat/completions") else (404, {"error": {"message": "not found"}})
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                if self.path.endswith("/chat/completions"):
+                    send_json(self, 200, fake._complete(json.loads(body)))
+                else:
+                    send_json(self, 404, {"error": {"message": "not found"}})
 
             def log_message(self, *args: Any) -> None:
                 pass

@@ -16,6 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
+from http_reply import send_json
+
 BOT_USER = {"id": 777000111, "is_bot": True, "first_name": "citebot", "username": "citebot_test_bot",
             "can_join_groups": True, "can_read_all_group_messages": False, "supports_inline_queries": False}
 LONG_POLL_CAP = 0.5  # seconds getUpdates waits for an update, at most
@@ -189,12 +191,7 @@ class FakeTelegram:
                 self.wfile.write(content)
 
             def _reply(self, status: int, payload: dict[str, Any]) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                send_json(self, status, payload)
 
             def log_message(self, *args: Any) -> None:  # keep test output clean
                 pass
