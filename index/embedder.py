@@ -73,8 +73,8 @@ class Embedder:
         """
         passages = np.zeros((len(texts), self.dim), dtype=np.float32)
         units: list[np.ndarray] = []
-        batches = range(0, len(texts), OUTER_BATCH)
-        for start in _progress(batches, show_progress, total_items=len(texts)):
+        bar = _progress_bar(len(texts)) if show_progress else None
+        for start in range(0, len(texts), OUTER_BATCH):
             batch = list(texts[start : start + OUTER_BATCH])
             outputs = self._model.encode(batch, batch_size=self.batch_size, output_value=None, show_progress_bar=False)
             offsets = self._model.tokenizer(batch, return_offsets_mapping=True, truncation=True,
@@ -85,6 +85,10 @@ class Embedder:
                 real_tokens = int(output["attention_mask"].sum())  # batches come padded to the longest passage
                 tokens = output["token_embeddings"][:real_tokens].float().numpy()
                 units.append(_pool_spans(tokens, np.asarray(offset), unit_spans[start + i], passage))
+            if bar is not None:
+                bar.update(len(batch))
+        if bar is not None:
+            bar.close()
         stacked = np.concatenate(units) if units else np.zeros((0, self.dim), dtype=np.float32)
         return passages, stacked
 
@@ -120,9 +124,7 @@ def _pool_spans(tokens: np.ndarray, offsets: np.ndarray, spans: Sequence[Span], 
     return pooled
 
 
-def _progress(items: range, enabled: bool, total_items: int):
-    if not enabled:
-        return items
+def _progress_bar(total: int):
     from tqdm import tqdm
 
-    return tqdm(items, desc=f"Embedding {total_items} passages", unit="batch")
+    return tqdm(total=total, desc="Embedding", unit="passage")
