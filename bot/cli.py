@@ -153,10 +153,19 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         print("No TELEGRAM_BOT_TOKEN set: opening the terminal chat instead.", file=sys.stderr)
         return _cmd_chat(args)
     os.environ.setdefault("PTB_TIMEDELTA", "1")  # opt in to python-telegram-bot's coming timedelta durations
+    from telegram.error import InvalidToken, NetworkError
+
     from bot.telegram_app import run_bot
 
     logging.getLogger("bot").setLevel(logging.INFO)  # a server says that it is serving
-    run_bot(settings)
+    token = settings.telegram_bot_token.get_secret_value()
+    try:
+        run_bot(settings)
+    except InvalidToken:  # its message quotes the token: never print it
+        raise CliError("Telegram rejected the bot token; check TELEGRAM_BOT_TOKEN (from @BotFather)") from None
+    except NetworkError as error:
+        detail = str(error).replace(token, "<token>")
+        raise CliError(f"cannot reach the Telegram Bot API at {settings.telegram_api_url} ({detail})") from None
     return 0
 
 

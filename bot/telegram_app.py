@@ -81,14 +81,43 @@ async def _post_init(application: Application) -> None:
     settings: Settings = application.bot_data["settings"]
     if application.bot_data["pipeline"] is None:
         application.bot_data["pipeline"] = await asyncio.to_thread(Pipeline.open, settings)
+    if "library_log_level" in application.bot_data:
+        logging.getLogger("telegram.ext").setLevel(application.bot_data.pop("library_log_level"))
     await application.bot.set_my_commands(COMMANDS)
     store = application.bot_data["pipeline"].store
     log.info("serving @%s: %d documents, %d passages", application.bot.username, len(store.docs), len(store.chunks))
 
 
+class RedactToken(logging.Filter):
+    """Replace the bot token wherever it would reach a log: messages, arguments, tracebacks."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self._token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self._token:
+            return True
+        message = record.getMessage()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        record.msg, record.args = message.replace(self._token, "<token>"), ()
+        if record.exc_text:
+            record.exc_text = record.exc_text.replace(self._token, "<token>")
+        return True
+
+
 def run_bot(settings: Settings) -> None:
     """Serve until interrupted: by webhook when a webhook URL is set, by polling otherwise."""
+    token_filter = RedactToken(settings.telegram_bot_token.get_secret_value())
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(token_filter)
     application = build_application(settings)
+    # A failure to start (bad token, no network) is reported once, as one line, by the CLI;
+    # python-telegram-bot's own traceback of it is held back until post_init.
+    library_log = logging.getLogger("telegram.ext")
+    application.bot_data["library_log_level"] = library_log.level
+    library_log.setLevel(logging.CRITICAL)
     if settings.webhook_url:
         application.run_webhook(
             listen=settings.webhook_listen,

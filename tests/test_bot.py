@@ -255,3 +255,24 @@ def test_a_reply_longer_than_telegram_allows_is_split_on_boundaries_without_brea
     passage = "".join(passage_messages(citations[0]))
     assert passage.count("Kazakhstan’s &lt;opposition&gt;") == 150  # nothing lost or doubled in the split
     assert '<a href="https://example.org/?a=1&amp;b=2">' in passage
+
+
+def test_the_token_is_redacted_from_log_messages_and_tracebacks():
+    import io
+
+    from bot.telegram_app import RedactToken
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RedactToken(TOKEN))
+    logger = logging.getLogger("citebot-redaction-test")
+    logger.addHandler(handler)
+    try:
+        try:
+            raise RuntimeError(f"POST https://api.telegram.org/bot{TOKEN}/getMe failed")
+        except RuntimeError:
+            logger.error("request to %s failed", f"/bot{TOKEN}/sendMessage", exc_info=True)
+    finally:
+        logger.removeHandler(handler)
+    written = stream.getvalue()
+    assert TOKEN not in written and written.count("<token>") == 2 and "Traceback" in written

@@ -10,6 +10,8 @@ import sys
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from bot_harness import TOKEN
 from fake_telegram import FakeTelegram
 
@@ -96,3 +98,20 @@ def test_serve_with_a_webhook_url_takes_updates_by_webhook(built_index, subproce
     assert "13 March 2018" in reply["text"]
     assert forged_status == 403  # an update without the secret is refused
     assert TOKEN not in stderr and "s3cret" not in stderr
+
+
+@pytest.mark.parametrize("problem", ["wrong token", "no Bot API"])
+def test_serve_that_cannot_start_says_why_in_one_line_without_the_token(built_index, subprocess_env, problem):
+    fake = FakeTelegram("999:the-right-token").start()  # the bot's TOKEN is not this one
+    api = fake.api_url if problem == "wrong token" else "http://127.0.0.1:9/bot"
+    env = {**subprocess_env, "TELEGRAM_BOT_TOKEN": TOKEN, "CITEBOT_TELEGRAM_API_URL": api, "NO_PROXY": "127.0.0.1"}
+    try:
+        result = subprocess.run([CITEBOT, "serve", "--index-dir", str(built_index)], env=env, text=True,
+                                capture_output=True, timeout=120)
+    finally:
+        fake.stop()
+    assert result.returncode == 1
+    expected = ("Telegram rejected the bot token" if problem == "wrong token"
+                else "cannot reach the Telegram Bot API at http://127.0.0.1:9/bot")
+    assert result.stderr.startswith(f"citebot: error: {expected}") and result.stderr.count("\n") == 1
+    assert TOKEN.split(":")[1] not in result.stderr
