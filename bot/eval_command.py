@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from index.eval_report import below_thresholds, compare, markdown, parse_thresholds, table
-    from index.evaluate import evaluate, feedback_candidates, load_items
+    from index.evaluate import feedback_candidates, load_items
 
     if args.from_feedback is not None:
         log_path = Path(args.from_feedback) if args.from_feedback else settings.feedback_log
