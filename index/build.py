@@ -24,7 +24,8 @@ from index.lexical import LEXICAL_VERSION
 from index.readers import SUPPORTED_SUFFIXES, DocumentError, read_document
 from index.schema import Chunk, Document, Span
 from index.settings import Settings
-from index.store import FORMAT_VERSION, Version, build_lock, current_version, empty_vectors, read_version, write_version
+from index.store import (FORMAT_VERSION, Version, build_lock, current_version, empty_vectors, meta_mismatch,
+                         read_version, write_version)
 
 
 KEPT_NOTE = " (the previously indexed version is kept)"
@@ -142,12 +143,11 @@ def _usable_previous(settings: Settings) -> tuple[Version | None, str | None]:
     if folder is None:
         return None, None
     version = read_version(folder)
-    if version.meta.get("format") != FORMAT_VERSION:
-        return None, f"the index format changed ({version.meta.get('format')} → {FORMAT_VERSION})"
-    for key, wanted in expected_meta(settings).items():
-        if version.meta.get(key) != wanted:
-            return None, f"the {key} changed ({version.meta.get(key)} → {wanted})"
-    return version, None
+    mismatch = meta_mismatch(version.meta, expected_meta(settings))
+    if mismatch is None:
+        return version, None
+    key, built, wanted = mismatch
+    return None, f"the {'index format' if key == 'format' else key} changed ({built} → {wanted})"
 
 
 def _plan(files: list[CorpusFile], previous: Version | None) -> _Plan:

@@ -194,7 +194,7 @@ def summarise(results: list[ItemResult]) -> dict[str, float | None]:
         return round(statistics.fmean(present), 4) if present else None
 
     answerable = [r for r in results if not r.unanswerable]
-    latencies = sorted(r.latency_ms for r in results)
+    latencies = [r.latency_ms for r in results]
     return {
         "hit_at_k": mean([r.hit for r in results]),
         "mrr": mean([r.reciprocal_rank for r in results]),
@@ -205,15 +205,15 @@ def summarise(results: list[ItemResult]) -> dict[str, float | None]:
         "abstention_accuracy": mean([r.abstention_correct for r in results]),
         "answered_rate": mean([float(r.found) for r in answerable]),
         "answer_words": mean([float(r.answer_words) for r in results if r.found]),
-        "latency_p50_ms": _percentile(latencies, 0.5),
-        "latency_p95_ms": _percentile(latencies, 0.95),
+        "latency_p50_ms": round(percentile(latencies, 0.5), 2) if latencies else None,
+        "latency_p95_ms": round(percentile(latencies, 0.95), 2) if latencies else None,
     }
 
 
-def _percentile(ordered: list[float], share: float) -> float | None:
-    if not ordered:
-        return None
-    return round(ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))], 2)
+def percentile(values: list[float], share: float) -> float:
+    """The nearest-rank percentile: `share` 0.5 is the median, 0.95 the p95."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
 def embedding_similarity(encode: Callable[[list[str]], np.ndarray]) -> Similarity:

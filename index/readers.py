@@ -54,17 +54,13 @@ def read_document(path: Path, doc_id: str, max_bytes: int = DEFAULT_MAX_BYTES) -
 def _decode(data: bytes) -> str:
     if b"\x00" in data[:8192]:
         raise DocumentError("binary content in a text file")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
-    # Legacy encodings: cp1252 covers Western European exports; latin-1 never fails.
-    for encoding in ("cp1252", "latin-1"):
+    # Legacy exports are mostly cp1252; latin-1 decodes any bytes, so it is the last resort.
+    for encoding in ("utf-8-sig", "cp1252"):
         try:
             return data.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise DocumentError("text in an unknown encoding")  # unreachable: latin-1 decodes anything
+    return data.decode("latin-1")
 
 
 def _split_front_matter(text: str) -> tuple[str, dict[str, str]]:

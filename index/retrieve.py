@@ -22,7 +22,7 @@ def retrieve(query_terms: Iterable[str], query_vector: np.ndarray, store: IndexS
     for ranking in (dense, lexical):
         for rank, (chunk_id, _) in enumerate(ranking):
             fused[chunk_id] += 1.0 / (rrf_k + rank + 1)
-    dense_scores, lexical_scores = dict(dense), dict(lexical)
+    dense_scores = dict(dense)
     ranked = sorted(fused, key=lambda chunk_id: (-fused[chunk_id], chunk_id))
     # Fusion favours passages both retrievers like; a passage one of them ranks first
     # (a paraphrase only the encoder sees, a date only BM25 sees) must still be considered.
@@ -32,9 +32,7 @@ def retrieve(query_terms: Iterable[str], query_vector: np.ndarray, store: IndexS
         Hit(
             chunk=store.chunks[chunk_id],
             doc=store.doc_info(store.chunks[chunk_id].doc_id),
-            fused=fused[chunk_id],
             dense=dense_scores.get(chunk_id, store.cosine(query_vector, chunk_id)),
-            lexical=lexical_scores.get(chunk_id, 0.0),
             unit_dense=store.unit_cosines(query_vector, chunk_id),
         )
         for chunk_id in best

@@ -55,9 +55,7 @@ class Hit:
 
     chunk: Chunk
     doc: DocInfo
-    fused: float  # reciprocal-rank-fusion score: the order of hits
     dense: float  # cosine similarity of question and passage
-    lexical: float  # BM25 score, 0 when BM25 did not propose it
     unit_dense: tuple[float, ...]  # cosine of question and each of chunk.sentences
 
 

@@ -132,16 +132,22 @@ def build_lock(index_dir: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def meta_mismatch(meta: dict[str, Any], expected: dict[str, Any]) -> tuple[str, Any, Any] | None:
+    """(what, as built, as wanted) for the first difference that makes an index's vectors or chunks
+    mean something else than the settings say; None when there is none."""
+    for key, wanted in {"format": FORMAT_VERSION, **expected}.items():
+        if meta.get(key) != wanted:
+            return key, meta.get(key), wanted
+    return None
+
+
 def check_meta(meta: dict[str, Any], expected: dict[str, Any]) -> None:
-    """Refuse an index whose vectors or chunks mean something else than the settings say."""
-    if meta.get("format") != FORMAT_VERSION:
-        raise IndexMismatch(f"index format {meta.get('format')} is not {FORMAT_VERSION}; rebuild with `citebot index`")
-    for key in ("model", "chunking", "lexical"):
-        if meta.get(key) != expected[key]:
-            raise IndexMismatch(
-                f"index was built with {key} {meta.get(key)!r}, settings say {expected[key]!r}; "
-                "rebuild it with `citebot index`"
-            )
+    """Refuse an index built with other settings, naming the difference and the fix."""
+    mismatch = meta_mismatch(meta, expected)
+    if mismatch is not None:
+        key, built, wanted = mismatch
+        raise IndexMismatch(f"index was built with {key} {built!r}, settings say {wanted!r}; "
+                            "rebuild it with `citebot index`")
 
 
 def current_version(index_dir: Path) -> Path | None:
