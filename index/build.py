@@ -24,8 +24,8 @@ from index.lexical import LEXICAL_VERSION
 from index.readers import SUPPORTED_SUFFIXES, DocumentError, read_document
 from index.schema import Chunk, Document, Span
 from index.settings import Settings
-from index.store import (FORMAT_VERSION, Version, build_lock, current_version, empty_vectors, meta_mismatch,
-                         read_version, write_version)
+from index.store import FORMAT_VERSION, Version, build_lock, current_version, meta_mismatch, read_version, write_version
+from index.vectors import VectorIndexInfo, empty_exact, fit, kind_of, wanted_kind
 
 
 KEPT_NOTE = " (the previously indexed version is kept)"
@@ -54,10 +54,12 @@ class BuildReport:
     documents: int = 0  # in the index afterwards
     chunks: int = 0
     rebuilt_because: str | None = None  # why everything was re-embedded, when it was
+    vector_index: dict[str, Any] = field(default_factory=dict)  # VectorIndexInfo of the published version
+    converted: str | None = None  # the vector index changed kind without re-embedding
 
     @property
     def up_to_date(self) -> bool:
-        return not (self.added or self.changed or self.removed or self.rebuilt_because)
+        return not (self.added or self.changed or self.removed or self.rebuilt_because or self.converted)
 
     def summary(self) -> str:
         lines = [f"Rebuilt from scratch: {self.rebuilt_because}."] if self.rebuilt_because else []
@@ -67,13 +69,16 @@ class BuildReport:
             lines.append(f"Index updated in {self.seconds:.1f} s: {len(self.added)} added, {len(self.changed)} changed, "
                          f"{len(self.removed)} removed, {self.unchanged} unchanged; {self.chunks_embedded} passages "
                          f"embedded. Now {self.documents} documents, {self.chunks} passages.")
+        if self.converted:
+            lines.append(f"Vector index {self.converted}, without re-embedding.")
         lines += [f"  skipped {f['doc_id']}: {f['error']}" for f in self.failed]
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
         return {"added": self.added, "changed": self.changed, "removed": self.removed, "unchanged": self.unchanged,
                 "failed": self.failed, "chunks_embedded": self.chunks_embedded, "seconds": self.seconds,
-                "documents": self.documents, "chunks": self.chunks, "rebuilt_because": self.rebuilt_because}
+                "documents": self.documents, "chunks": self.chunks, "rebuilt_because": self.rebuilt_because,
+                "vector_index": self.vector_index, "converted": self.converted}
 
 
 def expected_meta(settings: Settings) -> dict[str, Any]:
@@ -118,8 +123,10 @@ def update_index(settings: Settings, get_embedder: Callable[[], Embedder], show_
         kept = {f.doc_id for f, _ in plan.known_failures} & set(previous.docs if previous else {})
         report.failed = [{"doc_id": f.doc_id, "error": e + (KEPT_NOTE if f.doc_id in kept else "")}
                          for f, e in plan.known_failures]
-        if previous is not None and not (plan.to_read or plan.removed or plan.failure_changes):
+        if previous is not None and not (plan.to_read or plan.removed or plan.failure_changes
+                                         or _kind_changes(settings, previous)):
             report.documents, report.chunks = len(previous.docs), len(previous.chunks)
+            report.vector_index = previous.meta.get("vector_index", {})
             return report
         embedder = get_embedder() if plan.to_read else None
         result = _assemble(settings, previous, plan, embedder, report, show_progress)
@@ -135,6 +142,12 @@ class _Plan:
     known_failures: list[tuple[CorpusFile, str]] = field(default_factory=list)  # failed before, same bytes
     failure_changes: bool = False  # a failed file disappeared
     fingerprint: str = ""  # of every file's id and hash: what the corpus was when indexed
+
+
+def _kind_changes(settings: Settings, previous: Version) -> bool:
+    """Does the vector_index setting want the other kind of index for this size?"""
+    count = int(previous.vectors.ntotal)
+    return wanted_kind(settings.vector_index, count, settings.exact_search_max) != kind_of(previous.vectors)
 
 
 def _usable_previous(settings: Settings) -> tuple[Version | None, str | None]:
@@ -207,11 +220,12 @@ def _assemble(settings: Settings, previous: Version | None, plan: _Plan, embedde
     new_vectors, new_units = (embedder.encode_with_units(texts, spans, show_progress) if new_chunks
                               else (np.zeros((0, dim), np.float32), np.zeros((0, dim), np.float32)))
     chunks, vectors, units = _merge(previous, dropping, new_chunks, new_vectors, new_units, dim)
+    vectors, info = _fit_vectors(settings, previous, vectors, units, report)
     meta = {"format": FORMAT_VERSION, **expected_meta(settings), "dim": dim,
             "embedding_text": "title + newline + passage; sentence vectors pooled from the passage's tokens",
             "libraries": _library_versions(), "documents": len(docs), "chunks": len(chunks),
             "next_chunk_id": next_id + len(new_chunks), "failed_docs": failed_meta,
-            "corpus_fingerprint": plan.fingerprint,
+            "corpus_fingerprint": plan.fingerprint, "vector_index": info.to_json(),
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     write_version(settings.index_dir, meta, chunks, vectors, units, docs)
     report.chunks_embedded, report.documents, report.chunks = len(new_chunks), len(docs), len(chunks)
@@ -221,7 +235,7 @@ def _assemble(settings: Settings, previous: Version | None, plan: _Plan, embedde
 def _merge(previous: Version | None, dropping: set[str], new_chunks: list[Chunk], new_vectors: np.ndarray,
            new_units: np.ndarray, dim: int) -> tuple[list[Chunk], Any, np.ndarray]:
     """Carry over the kept chunks' passages, vectors and sentence vectors; add the new ones."""
-    vectors = previous.vectors if previous else empty_vectors(dim)
+    vectors = previous.vectors if previous else empty_exact(dim)
     kept, kept_rows, row = [], [], 0
     for chunk in previous.chunks if previous else []:
         if chunk.doc_id not in dropping:
@@ -235,6 +249,20 @@ def _merge(previous: Version | None, dropping: set[str], new_chunks: list[Chunk]
         vectors.add_with_ids(new_vectors, np.asarray([c.chunk_id for c in new_chunks], dtype=np.int64))
     old_units = previous.units[np.concatenate(kept_rows)] if kept_rows else np.zeros((0, dim), np.float16)
     return kept + new_chunks, vectors, np.concatenate([old_units, new_units.astype(np.float16)])
+
+
+def _fit_vectors(settings: Settings, previous: Version | None, vectors: Any, units: np.ndarray,
+                 report: BuildReport) -> tuple[Any, VectorIndexInfo]:
+    """Exact or approximate by the settings and the new size; the sentence vectors serve as recall queries."""
+    before = kind_of(vectors)
+    known = previous.meta.get("vector_index") if previous else None
+    vectors, info = fit(vectors, settings.vector_index, settings.exact_search_max, settings.approximate_recall,
+                        units, VectorIndexInfo(**known) if known else None)
+    if previous is not None and info.kind != before:
+        report.converted = f"now {info.kind}" + (f" (IVF, {info.nlist} lists, nprobe {info.nprobe}, "
+                                                 f"recall@10 {info.recall_at_10})" if info.nlist else "")
+    report.vector_index = info.to_json()
+    return vectors, info
 
 
 def _read_all(files: list[CorpusFile], max_bytes: int) -> tuple[list[Document], list[tuple[CorpusFile, str]]]:

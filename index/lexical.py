@@ -93,7 +93,8 @@ class LexicalIndex:
 
     @classmethod
     def load(cls, folder: Path) -> LexicalIndex:
-        bm25 = _bm25s().BM25.load(str(folder), show_progress=False, verbosity=0)
+        # Memory-mapped: at a million passages the score matrix is hundreds of MB, read only where queried.
+        bm25 = _bm25s().BM25.load(str(folder), mmap=True, show_progress=False, verbosity=0)
         doc_freq = json.loads((folder / "doc_freq.json").read_text(encoding="utf-8"))
         return cls(bm25, np.load(folder / "chunk_ids.npy"), doc_freq)
 

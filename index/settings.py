@@ -31,6 +31,19 @@ class Settings(BaseSettings):
     chunk_overlap_tokens: int = Field(
         48, ge=0, description="Tokens of whole sentences repeated from the end of one chunk at the start of the next."
     )
+    vector_index: Literal["auto", "exact", "approximate"] = Field(
+        "auto",
+        description="'exact' searches every passage vector; 'approximate' an IVF index; 'auto' is exact up to "
+        "exact_search_max passages. Changing it converts the index at the next `citebot index`, without re-embedding.",
+    )
+    exact_search_max: int = Field(
+        150_000, ge=0, description="Most passages 'auto' searches exactly; exact search costs about 8 ms per "
+        "100,000 on 2 cores (BENCHMARKS.md), as much as encoding the question at 150,000.",
+    )
+    approximate_recall: float = Field(
+        0.95, gt=0, le=1, description="Recall@10 against exact search the approximate index must reach; its "
+        "nprobe is raised at build time until it does, measured on the corpus's own sentences as queries.",
+    )
     candidates: int = Field(30, ge=1, description="Passages each retriever (dense, BM25) proposes before fusion.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant: larger flattens the rank weighting.")
     top_k: int = Field(5, ge=1, le=20, description="Passages the answer may draw its sentences from.")

@@ -12,7 +12,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from index.chunk_table import ChunkTable, read_all_chunks, write_chunks
 from index.lexical import LexicalIndex
 from index.schema import Chunk, DocInfo
 
@@ -44,7 +45,7 @@ class IndexStore:
     """One published index version, loaded for searching."""
 
     def __init__(self, folder: Path, meta: dict[str, Any], vectors, unit_vectors: np.ndarray,
-                 lexical: LexicalIndex, chunks: dict[int, Chunk], docs: dict[str, dict[str, Any]]) -> None:
+                 lexical: LexicalIndex, chunks: Mapping[int, Chunk], docs: dict[str, dict[str, Any]]) -> None:
         self.folder = folder
         self.meta = meta
         self.lexical = lexical
@@ -52,18 +53,22 @@ class IndexStore:
         self.docs = docs
         self._vectors = vectors
         self._unit_vectors = unit_vectors  # one row per sentence, chunk after chunk in file order
-        self._first_unit = dict(zip(chunks, np.cumsum([0] + [len(c.sentences) for c in chunks.values()])))
 
     @classmethod
     def load(cls, index_dir: Path, expected: dict[str, Any]) -> IndexStore:
+        """The published version, with only what every question needs in memory.
+
+        Passages and sentence vectors stay on disk, memory-mapped; BM25's matrices too.
+        """
+        import faiss
+
         folder = current_version(index_dir)
         if folder is None:
             raise IndexMissing(f"no index in {index_dir}; build one with `citebot index`")
-        version = read_version(folder)
-        check_meta(version.meta, expected)
-        chunks = {c.chunk_id: c for c in version.chunks}
-        return cls(folder, version.meta, version.vectors, version.units, LexicalIndex.load(folder / "bm25"), chunks,
-                   version.docs)
+        meta = _read_json(folder / "meta.json")
+        check_meta(meta, expected)
+        return cls(folder, meta, faiss.read_index(str(folder / "vectors.faiss")), _units(folder),
+                   LexicalIndex.load(folder / "bm25"), ChunkTable(folder), _read_json(folder / "docs.json"))
 
     def doc_info(self, doc_id: str) -> DocInfo:
         doc = self.docs[doc_id]
@@ -82,7 +87,7 @@ class IndexStore:
 
     def unit_cosines(self, query: np.ndarray, chunk_id: int) -> tuple[float, ...]:
         """Cosine of the query with each sentence of the chunk, in order."""
-        first = int(self._first_unit[chunk_id])
+        first = self.chunks.first_unit(chunk_id)
         rows = np.asarray(self._unit_vectors[first : first + len(self.chunks[chunk_id].sentences)], dtype=np.float32)
         return tuple(float(x) for x in rows @ query)
 
@@ -94,19 +99,21 @@ class Version:
     meta: dict[str, Any]
     docs: dict[str, dict[str, Any]]
     chunks: list[Chunk]  # in file order, which is also the order of the rows of `units`
-    vectors: Any  # faiss.IndexIDMap2
+    vectors: Any  # a FAISS index of either kind in index.vectors
     units: np.ndarray  # memory-mapped, one row per sentence
 
 
 def read_version(folder: Path) -> Version:
     import faiss
 
-    meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
-    docs = json.loads((folder / "docs.json").read_text(encoding="utf-8"))
-    chunks = [Chunk.from_record(r) for r in _read_jsonl(folder / "chunks.jsonl")]
+    meta = _read_json(folder / "meta.json")
+    return Version(meta, _read_json(folder / "docs.json"), read_all_chunks(folder),
+                   faiss.read_index(str(folder / "vectors.faiss")), _units(folder))
+
+
+def _units(folder: Path) -> np.ndarray:
     # Memory-mapped: only the rows of the passages a question retrieves are ever read.
-    units = np.load(folder / "units.npy", mmap_mode="r")
-    return Version(meta, docs, chunks, faiss.read_index(str(folder / "vectors.faiss")), units)
+    return np.load(folder / "units.npy", mmap_mode="r")
 
 
 @contextmanager
@@ -162,7 +169,7 @@ def write_version(index_dir: Path, meta: dict[str, Any], chunks: list[Chunk], ve
                   docs: dict[str, dict[str, Any]]) -> Path:
     """Write a complete new version beside the current one, then publish it in one rename.
 
-    `vectors` is a faiss IndexIDMap2 holding exactly the chunks' ids; `unit_vectors` has
+    `vectors` is a FAISS index (index.vectors) holding exactly the chunks' ids; `unit_vectors` has
     one row per sentence, chunk after chunk in the order of `chunks`.
     """
     import faiss
@@ -175,7 +182,7 @@ def write_version(index_dir: Path, meta: dict[str, Any], chunks: list[Chunk], ve
     np.save(staging / "units.npy", np.asarray(unit_vectors, dtype=np.float16))  # half the disk; cosines agree to 1e-3
     (staging / "bm25").mkdir()
     LexicalIndex.build([c.text for c in chunks], [c.chunk_id for c in chunks]).save(staging / "bm25")
-    _write_jsonl(staging / "chunks.jsonl", (c.to_record() for c in chunks))
+    write_chunks(staging, chunks)
     _write_json(staging / "docs.json", docs)
     _write_json(staging / "meta.json", {**meta, "version": name})
     _fsync_tree(staging)
@@ -183,12 +190,6 @@ def write_version(index_dir: Path, meta: dict[str, Any], chunks: list[Chunk], ve
     _publish(index_dir, name)
     _prune(index_dir, keep=name)
     return index_dir / name
-
-
-def empty_vectors(dim: int) -> Any:
-    import faiss
-
-    return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
 
 
 def _publish(index_dir: Path, name: str) -> None:
@@ -216,15 +217,8 @@ def _write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
-def _write_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> None:
-    with open(path, "w", encoding="utf-8") as handle:
-        for record in records:
-            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-
-
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    with open(path, encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+def _read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def _fsync_tree(folder: Path) -> None:

@@ -52,3 +52,18 @@ def test_a_half_written_version_is_never_served(index_copy, corpus_dir):
     assert published is not None and not published.name.endswith(".partial")
     store = IndexStore.load(index_copy, expected_meta(Settings(corpus_dir=corpus_dir)))
     assert store.folder == published
+
+
+def test_passages_are_read_on_demand_and_match_the_file(built_index, corpus_dir):
+    store = IndexStore.load(built_index, expected_meta(Settings(corpus_dir=corpus_dir, index_dir=built_index)))
+    records = [json.loads(line) for line in (store.folder / "chunks.jsonl").read_text().splitlines()]
+    assert len(store.chunks) == len(records) == store.meta["chunks"]
+    assert [store.chunks[r["chunk_id"]].text for r in records] == [r["text"] for r in records]
+    assert max(r["chunk_id"] for r in records) + 1 not in store.chunks
+
+
+def test_a_version_written_before_the_offsets_file_still_serves(index_copy, corpus_dir, embedder, pipeline):
+    (current_version(index_copy) / "chunks.idx.npy").unlink()
+    older = Pipeline.open(Settings(corpus_dir=corpus_dir, index_dir=index_copy), embedder)
+    for question in ("When was the DVK movement banned?", "Who is Max Bokayev?"):
+        assert older.ask(question) == pipeline.ask(question)  # same passages, same sentence vectors
