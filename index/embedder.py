@@ -72,19 +72,23 @@ class Embedder:
         chunking"): each sentence is read in context, and costs no extra encoding.
         """
         passages = np.zeros((len(texts), self.dim), dtype=np.float32)
-        units: list[np.ndarray] = []
+        units: list[np.ndarray] = [np.zeros((0, self.dim), np.float32)] * len(texts)
         bar = _progress_bar(len(texts)) if show_progress else None
+        # Longest first across all texts, as SentenceTransformer.encode sorts within one call:
+        # batches of similar length waste no encoder time on padding.
+        order = np.argsort([-len(text) for text in texts], kind="stable")
         for start in range(0, len(texts), OUTER_BATCH):
-            batch = list(texts[start : start + OUTER_BATCH])
+            rows = order[start : start + OUTER_BATCH]
+            batch = [texts[row] for row in rows]
             outputs = self._model.encode(batch, batch_size=self.batch_size, output_value=None, show_progress_bar=False)
             offsets = self._model.tokenizer(batch, return_offsets_mapping=True, truncation=True,
                                             max_length=self.max_tokens)["offset_mapping"]
-            for i, (output, offset) in enumerate(zip(outputs, offsets)):
+            for row, output, offset in zip(rows, outputs, offsets):
                 passage = _normalised(output["sentence_embedding"].float().numpy())
-                passages[start + i] = passage
+                passages[row] = passage
                 real_tokens = int(output["attention_mask"].sum())  # batches come padded to the longest passage
                 tokens = output["token_embeddings"][:real_tokens].float().numpy()
-                units.append(_pool_spans(tokens, np.asarray(offset), unit_spans[start + i], passage))
+                units[row] = _pool_spans(tokens, np.asarray(offset), unit_spans[row], passage)
             if bar is not None:
                 bar.update(len(batch))
         if bar is not None:
