@@ -87,12 +87,17 @@ def _settings(args: argparse.Namespace):
 
 
 def _cmd_index(args: argparse.Namespace) -> int:
+    from functools import cache
+
     from index.build import update_index
-    from index.embedder import Embedder
+    from index.embedder import BUNDLED_MODEL_ID, Embedder
+    from index.onnx_encoder import ensure_onnx_encoder
 
     settings = _settings(args)
-    report = update_index(settings, lambda: Embedder(settings.embed_model, settings.embed_batch_size),
-                          show_progress=not args.json and sys.stderr.isatty())
+    embedder = cache(lambda: Embedder(settings.embed_model, settings.embed_batch_size))  # loaded once, if at all
+    report = update_index(settings, embedder, show_progress=not args.json and sys.stderr.isatty())
+    if settings.onnx_queries:
+        ensure_onnx_encoder(settings.index_dir, settings.embed_model or BUNDLED_MODEL_ID, embedder)
     print(json.dumps(report.to_json(), ensure_ascii=False) if args.json else report.summary())
     return 1 if args.strict and report.failed else 0
 

@@ -1,0 +1,56 @@
+"""Questions go through the ONNX export of the model: same vectors, same answers, no torch in a cold ask."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from bot.cli import main
+from conftest import ROOT
+from index.embedder import BUNDLED_MODEL_ID, Embedder
+from index.onnx_encoder import OnnxEncoder, encoder_folder, ensure_onnx_encoder
+from index.pipeline import Pipeline, open_query_encoder
+from index.settings import Settings
+
+QUESTIONS = [json.loads(line)["question"] for line in (ROOT / "eval/qa.jsonl").read_text().splitlines() if line]
+
+
+@pytest.fixture
+def exported(index_copy, embedder):
+    assert ensure_onnx_encoder(index_copy, BUNDLED_MODEL_ID, lambda: embedder)
+    return index_copy
+
+
+def test_onnx_gives_torch_s_vectors_and_answers(exported, embedder, corpus_dir, pipeline):
+    settings = Settings(corpus_dir=corpus_dir, index_dir=exported)
+    onnx = open_query_encoder(settings)
+    assert isinstance(onnx, OnnxEncoder)
+    cosines = np.sum(onnx.encode_passages(QUESTIONS) * embedder.encode_passages(QUESTIONS), axis=1)
+    assert cosines.min() > 0.9999
+    via_onnx = Pipeline.open(settings)
+    assert [via_onnx.ask(q) == pipeline.ask(q) for q in QUESTIONS[:20]].count(False) == 0
+
+
+def test_an_export_of_another_model_or_none_falls_back_to_torch(exported, corpus_dir, embedder):
+    info_path = encoder_folder(exported) / "encoder.json"
+    info_path.write_text(json.dumps({**json.loads(info_path.read_text()), "model_id": "another/model"}))
+    assert isinstance(open_query_encoder(Settings(corpus_dir=corpus_dir, index_dir=exported)), Embedder)
+    assert isinstance(open_query_encoder(Settings(index_dir=exported, onnx_queries=False)), Embedder)
+    assert ensure_onnx_encoder(exported, BUNDLED_MODEL_ID, lambda: embedder)  # `citebot index` exports it anew
+    assert json.loads(info_path.read_text())["model_id"] == BUNDLED_MODEL_ID
+
+
+def test_index_command_exports_once_and_a_cold_ask_never_imports_torch(index_copy, subprocess_env):
+    assert main(["index", "--index-dir", str(index_copy), "--corpus", str(ROOT / "corpus")]) == 0
+    assert (encoder_folder(index_copy) / "model.onnx").is_file()
+    script = ("import sys; from bot.cli import main; "
+              f"code = main(['ask', '--index-dir', {str(index_copy)!r}, 'When was the DVK movement banned?']); "
+              "print('torch imported' if 'torch' in sys.modules else 'no torch'); sys.exit(code)")
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=subprocess_env,
+                         cwd=ROOT, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "13 March 2018" in run.stdout and run.stdout.strip().endswith("no torch")
