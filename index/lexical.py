@@ -131,12 +131,23 @@ class LexicalIndex:
 
     def search(self, query_terms: Iterable[str], k: int) -> list[tuple[int, float]]:
         """(chunk id, BM25 score) of the best `k` chunks sharing a term with the query."""
-        known = [t for t in query_terms if t in self._vocab]
-        if not known or not len(self._chunk_ids):
+        token_ids = [self._vocab[t] for t in dict.fromkeys(query_terms) if t in self._vocab]
+        if not token_ids or not len(self._chunk_ids):
             return []
-        k = min(k, len(self._chunk_ids))
-        rows, scores = self._bm25.retrieve([known], k=k, show_progress=False, n_threads=1)
-        return [(int(self._chunk_ids[r]), float(s)) for r, s in zip(rows[0], scores[0]) if s > 0]
+        # bm25s's own retrieve adds posting lists with np.add.at: 50 ms at a million passages.
+        # One bincount over the query terms' precomputed scores does the same sum in a few.
+        matrix = self._bm25.scores
+        indices, data, indptr = matrix["indices"], matrix["data"], matrix["indptr"]
+        rows = np.concatenate([indices[indptr[t] : indptr[t + 1]] for t in token_ids])
+        if not len(rows):
+            return []
+        scores = np.bincount(rows, weights=np.concatenate([data[indptr[t] : indptr[t + 1]] for t in token_ids]),
+                             minlength=len(self._chunk_ids))
+        matched = np.flatnonzero(scores > 0)
+        if len(matched) > k:
+            matched = matched[np.argpartition(-scores[matched], k - 1)[:k]]
+        best = sorted(matched.tolist(), key=lambda row: (-scores[row], row))
+        return [(int(self._chunk_ids[row]), float(scores[row])) for row in best]
 
     def idf(self, term: str) -> float:
         """Inverse document frequency; a term the corpus never uses weighs most."""

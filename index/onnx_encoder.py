@@ -44,6 +44,9 @@ class OnnxEncoder:
         options.intra_op_num_threads = max(1, os.cpu_count() or 1)
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
+        # Idle runtime threads would otherwise spin after each question, taking the cores that
+        # FAISS and BM25 need next: FAISS at 1,000 passages went from 0.04 ms to 3.5.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = onnxruntime.InferenceSession(str(folder / "model.onnx"), options,
                                                      providers=["CPUExecutionProvider"])
         self._vocabulary = frozenset(w for w in self._tokenizer.get_vocab() if w.isalpha())
