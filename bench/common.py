@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from index.build import update_index
-from index.embedder import Embedder
+from index.encoders import open_encoder
 from index.pipeline import Pipeline
 from index.settings import Settings
 
@@ -18,6 +18,6 @@ def open_pipeline(**overrides: Any) -> Pipeline:
     """A pipeline over corpus/, built in a scratch folder unless an up-to-date index exists there."""
     index_dir = Path(tempfile.gettempdir()) / "citebot-bench-index"
     settings = Settings(corpus_dir=ROOT / "corpus", index_dir=index_dir, **overrides)
-    embedder = Embedder(settings.embed_model, settings.embed_batch_size)
+    embedder = open_encoder(settings, export_if_missing=True)
     update_index(settings, lambda: embedder)
     return Pipeline.open(settings, embedder)

@@ -71,7 +71,7 @@ async def _rebuild_and_report(update: Update, context: ContextTypes.DEFAULT_TYPE
     pipeline: Pipeline = context.bot_data["pipeline"]
     try:
         # One rebuild at a time, across processes too: a second is refused by the build lock.
-        report = await asyncio.to_thread(update_index, pipeline.settings, pipeline.passage_embedder)
+        report = await asyncio.to_thread(update_index, pipeline.settings, lambda: pipeline.embedder)
     except (CorpusError, BuildBusy) as error:
         await message.reply_text(f"Nothing was rebuilt: {error}")
         return

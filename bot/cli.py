@@ -91,13 +91,15 @@ def _cmd_index(args: argparse.Namespace) -> int:
 
     from index.build import update_index
     from index.embedder import BUNDLED_MODEL_ID, Embedder
+    from index.encoders import open_encoder
     from index.onnx_encoder import ensure_onnx_encoder
 
     settings = _settings(args)
-    embedder = cache(lambda: Embedder(settings.embed_model, settings.embed_batch_size))  # loaded once, if at all
-    report = update_index(settings, embedder, show_progress=not args.json and sys.stderr.isatty())
-    if settings.onnx_queries:
-        ensure_onnx_encoder(settings.index_dir, settings.embed_model or BUNDLED_MODEL_ID, embedder)
+    encoder = cache(lambda: open_encoder(settings, export_if_missing=True))  # loaded once, if at all
+    report = update_index(settings, encoder, show_progress=not args.json and sys.stderr.isatty())
+    if settings.onnx:  # the export serves `citebot ask` and the bot even when nothing needed embedding
+        ensure_onnx_encoder(settings.index_dir, settings.embed_model or BUNDLED_MODEL_ID,
+                            lambda: Embedder(settings.embed_model, settings.embed_batch_size))
     print(json.dumps(report.to_json(), ensure_ascii=False) if args.json else report.summary())
     return 1 if args.strict and report.failed else 0
 

@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 
 from index.chunking import chunk_document, embedding_text
-from index.embedder import BUNDLED_MODEL_ID, Embedder
+from index.embedder import BUNDLED_MODEL_ID
+from index.encoders import Encoder
 from index.lexical import LEXICAL_VERSION
 from index.readers import SUPPORTED_SUFFIXES, DocumentError, read_document
 from index.schema import Chunk, Document, Span
@@ -112,7 +113,7 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def update_index(settings: Settings, get_embedder: Callable[[], Embedder], show_progress: bool = False) -> BuildReport:
+def update_index(settings: Settings, get_embedder: Callable[[], Encoder], show_progress: bool = False) -> BuildReport:
     """Embed what is new or changed, drop what is gone, publish a new version; the model loads only if needed."""
     started = time.perf_counter()
     with build_lock(settings.index_dir):
@@ -188,7 +189,7 @@ def fingerprint(files: list[CorpusFile]) -> str:
     return digest.hexdigest()
 
 
-def _assemble(settings: Settings, previous: Version | None, plan: _Plan, embedder: Embedder | None,
+def _assemble(settings: Settings, previous: Version | None, plan: _Plan, embedder: Encoder | None,
               report: BuildReport, show_progress: bool) -> BuildReport:
     docs = dict(previous.docs) if previous else {}
     documents, failures = _read_all(plan.to_read, int(settings.max_file_mb * 2**20))

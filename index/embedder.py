@@ -29,7 +29,7 @@ def bundled_model_path() -> str:
 class Embedder:
     """Encodes passages and questions into normalised vectors, so inner product is cosine."""
 
-    def __init__(self, model: str = "", batch_size: int = 16) -> None:
+    def __init__(self, model: str = "", batch_size: int = 8) -> None:
         stay_offline()
         import torch
         import transformers
@@ -73,7 +73,7 @@ class Embedder:
         """
         passages = np.zeros((len(texts), self.dim), dtype=np.float32)
         units: list[np.ndarray] = [np.zeros((0, self.dim), np.float32)] * len(texts)
-        bar = _progress_bar(len(texts)) if show_progress else None
+        bar = progress_bar(len(texts)) if show_progress else None
         # Longest first across all texts, as SentenceTransformer.encode sorts within one call:
         # batches of similar length waste no encoder time on padding.
         order = np.argsort([-len(text) for text in texts], kind="stable")
@@ -88,7 +88,7 @@ class Embedder:
                 passages[row] = passage
                 real_tokens = int(output["attention_mask"].sum())  # batches come padded to the longest passage
                 tokens = output["token_embeddings"][:real_tokens].float().numpy()
-                units[row] = _pool_spans(tokens, np.asarray(offset), unit_spans[row], passage)
+                units[row] = pool_spans(tokens, np.asarray(offset), unit_spans[row], passage)
             if bar is not None:
                 bar.update(len(batch))
         if bar is not None:
@@ -117,7 +117,7 @@ def _normalised(vector: np.ndarray) -> np.ndarray:
     return (vector / norm).astype(np.float32) if norm else vector.astype(np.float32)
 
 
-def _pool_spans(tokens: np.ndarray, offsets: np.ndarray, spans: Sequence[Span], fallback: np.ndarray) -> np.ndarray:
+def pool_spans(tokens: np.ndarray, offsets: np.ndarray, spans: Sequence[Span], fallback: np.ndarray) -> np.ndarray:
     """Mean of the token vectors inside each span; the passage vector for a span cut off by truncation."""
     pooled = np.empty((len(spans), tokens.shape[1]), dtype=np.float32)
     real = offsets[:, 1] > offsets[:, 0]  # special tokens have empty offsets
@@ -128,7 +128,7 @@ def _pool_spans(tokens: np.ndarray, offsets: np.ndarray, spans: Sequence[Span], 
     return pooled
 
 
-def _progress_bar(total: int):
+def progress_bar(total: int):
     from tqdm import tqdm
 
     return tqdm(total=total, desc="Embedding", unit="passage")

@@ -1,11 +1,10 @@
-"""Questions encoded by ONNX Runtime from a copy of the model exported at index time.
+"""The embedding model run by ONNX Runtime, from a copy exported next to the index.
 
-Importing sentence-transformers and torch takes 5-6 s of every cold `citebot ask`;
-onnxruntime and tokenizers take 0.4 s, and give the same vectors (cosine above
-0.99999, checked at export). `citebot index` exports the model once, next to the
-index; the query path uses it when it matches the configured model, and falls back
-to sentence-transformers otherwise. Passages stay on torch, which was as fast
-(BENCHMARKS.md).
+It gives torch's vectors (cosine above 0.9999, checked at export) at 1.7 times the
+passages per second on this 2-core machine, and a process that only answers needs
+onnxruntime and tokenizers (0.4 s to import) instead of torch and sentence-transformers
+(5-6 s). `citebot index` exports the model once with torch; everything after runs on
+the export when it matches the configured model, and on sentence-transformers otherwise.
 """
 
 from __future__ import annotations
@@ -21,6 +20,9 @@ from typing import Any
 
 import numpy as np
 
+from index.embedder import pool_spans, progress_bar
+from index.schema import Span
+
 log = logging.getLogger(__name__)
 FOLDER = "query-encoder"
 CHECK_TEXTS = ("When was the movement banned?", "A longer passage, with punctuation; and a second clause. " * 8)
@@ -28,18 +30,23 @@ MIN_COSINE = 0.9999  # an export that disagrees more with torch is not used
 
 
 class OnnxEncoder:
-    """Mean-pooled, normalised MiniLM-style embeddings from an exported model.onnx."""
+    """Mean-pooled, normalised MiniLM-style embeddings from an exported model.onnx; Embedder's interface."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, batch_size: int = 8) -> None:
         import onnxruntime
         from tokenizers import Tokenizer
 
         info = json.loads((folder / "encoder.json").read_text(encoding="utf-8"))
         self.model_id: str = info["model_id"]
         self.dim: int = info["dim"]
+        self.max_tokens: int = info["max_tokens"]
+        self.batch_size = batch_size
+        self._counter = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self._counter.no_padding()  # the shipped file pads to 128; padding is done per batch below
+        self._counter.no_truncation()
         self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        self._tokenizer.no_padding()  # the shipped file pads to 128; padding is done per batch below
-        self._tokenizer.enable_truncation(info["max_tokens"])
+        self._tokenizer.no_padding()
+        self._tokenizer.enable_truncation(self.max_tokens)
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = max(1, os.cpu_count() or 1)
         options.inter_op_num_threads = 1
@@ -55,50 +62,68 @@ class OnnxEncoder:
         """Is `word` a whole entry of the model's word-piece vocabulary (a common word, not a rare name)?"""
         return word.lower() in self._vocabulary
 
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Word pieces per text, without special tokens."""
+        return [len(e.ids) for e in self._counter.encode_batch(list(texts), add_special_tokens=False)]
+
     def encode_query(self, text: str) -> np.ndarray:
         return self.encode_passages([text])[0]
 
-    def encode_passages(self, texts: Sequence[str], batch_size: int = 16) -> np.ndarray:
-        vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
-        order = np.argsort([-len(t) for t in texts], kind="stable")
-        for start in range(0, len(texts), batch_size):
-            rows = order[start : start + batch_size]
-            vectors[rows] = self._encode_batch([texts[r] for r in rows])
-        return vectors
+    def encode_passages(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
+        return self.encode_with_units(texts, [[] for _ in texts], show_progress)[0]
 
-    def _encode_batch(self, texts: list[str]) -> np.ndarray:
-        encodings = self._tokenizer.encode_batch(texts)
+    def encode_with_units(self, texts: Sequence[str], unit_spans: Sequence[Sequence[Span]],
+                          show_progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Passage vectors, and span vectors pooled from the same tokens (see Embedder.encode_with_units)."""
+        passages = np.zeros((len(texts), self.dim), dtype=np.float32)
+        units: list[np.ndarray] = [np.zeros((0, self.dim), np.float32)] * len(texts)
+        bar = progress_bar(len(texts)) if show_progress else None
+        order = np.argsort([-len(t) for t in texts], kind="stable")  # batches of like length: little padding
+        for start in range(0, len(texts), self.batch_size):
+            rows = order[start : start + self.batch_size]
+            encodings = self._tokenizer.encode_batch([texts[r] for r in rows])
+            for row, encoding, tokens in zip(rows, encodings, self._token_embeddings(encodings)):
+                pooled = tokens.mean(axis=0)
+                passages[row] = pooled / (np.linalg.norm(pooled) or 1.0)
+                units[row] = pool_spans(tokens, np.asarray(encoding.offsets), unit_spans[row], passages[row])
+            if bar is not None:
+                bar.update(len(rows))
+        if bar is not None:
+            bar.close()
+        return passages, np.concatenate(units) if units else np.zeros((0, self.dim), dtype=np.float32)
+
+    def _token_embeddings(self, encodings: list[Any]) -> list[np.ndarray]:
+        """Each text's token vectors, special tokens included, padding left out."""
         width = max(len(e.ids) for e in encodings)
-        ids = np.zeros((len(texts), width), dtype=np.int64)
-        mask = np.zeros((len(texts), width), dtype=np.int64)
+        ids = np.zeros((len(encodings), width), dtype=np.int64)
+        mask = np.zeros((len(encodings), width), dtype=np.int64)
         for row, encoding in enumerate(encodings):
             ids[row, : len(encoding.ids)] = encoding.ids
             mask[row, : len(encoding.ids)] = 1
         tokens = self._session.run(None, {"input_ids": ids, "attention_mask": mask,
                                           "token_type_ids": np.zeros_like(ids)})[0]
-        pooled = (tokens * mask[:, :, None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
-        return pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
+        return [tokens[row, : len(e.ids)] for row, e in enumerate(encodings)]
 
 
 def encoder_folder(index_dir: Path) -> Path:
     return index_dir / FOLDER
 
 
-def open_onnx_encoder(index_dir: Path, model_id: str) -> OnnxEncoder | None:
+def open_onnx_encoder(index_dir: Path, model_id: str, batch_size: int = 8) -> OnnxEncoder | None:
     """The exported encoder for `model_id`, or None (not exported, another model, onnxruntime missing)."""
     folder = encoder_folder(index_dir)
     try:
         info = json.loads((folder / "encoder.json").read_text(encoding="utf-8"))
         if info.get("model_id") != model_id:
             return None
-        return OnnxEncoder(folder)
+        return OnnxEncoder(folder, batch_size)
     except (OSError, ValueError, KeyError, ImportError) as error:
-        log.info("questions will be encoded with sentence-transformers: %s", error)
+        log.info("the model will run on sentence-transformers: %s", error)
         return None
 
 
 def ensure_onnx_encoder(index_dir: Path, model_id: str, get_embedder: Callable[[], Any]) -> bool:
-    """Export the model for the query path unless an export of it is there; never fails the caller."""
+    """Export the model unless an export of it is there; never fails the caller (torch remains)."""
     folder = encoder_folder(index_dir)
     try:
         if json.loads((folder / "encoder.json").read_text(encoding="utf-8")).get("model_id") == model_id:
@@ -108,7 +133,7 @@ def ensure_onnx_encoder(index_dir: Path, model_id: str, get_embedder: Callable[[
     try:
         return export_onnx(get_embedder(), folder) is not None
     except Exception as error:  # noqa: BLE001 - a failed export only costs cold-start time
-        log.warning("could not export the model for fast question encoding (%s); torch will be used", error)
+        log.warning("could not export the model to ONNX (%s); torch will be used", error)
         return False
 
 

@@ -5,17 +5,13 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from typing import Protocol
-
-import numpy as np
 
 from index.answer import compose
 from index.answer_type import type_noun
 from index.lexical import terms
 from index.llm import LlmAnswerer
 from index.build import expected_meta
-from index.embedder import BUNDLED_MODEL_ID, Embedder
-from index.onnx_encoder import open_onnx_encoder
+from index.encoders import Encoder, open_encoder
 from index.prompts import Prompts, load_prompts
 from index.retrieve import retrieve
 from index.schema import Answer, Hit
@@ -30,16 +26,6 @@ FOLLOW_UP_START = re.compile(r"^(and|but|also|so|what about|how about|then)\b", 
 REFERRING_WORDS = frozenset("he she him her his hers they them their it its this that these those there".split())
 
 
-class QueryEncoder(Protocol):
-    """What answering needs of a model: Embedder (torch) and OnnxEncoder both are one."""
-
-    def encode_query(self, text: str) -> np.ndarray: ...
-
-    def encode_passages(self, texts: list[str]) -> np.ndarray: ...
-
-    def is_common_word(self, word: str) -> bool: ...
-
-
 class EmptyQuestion(ValueError):
     """The question has no words in it."""
 
@@ -47,7 +33,7 @@ class EmptyQuestion(ValueError):
 class Pipeline:
     """Holds the loaded model, index and templates; `ask` is safe to call from many threads."""
 
-    def __init__(self, settings: Settings, embedder: QueryEncoder, store: IndexStore, prompts: Prompts,
+    def __init__(self, settings: Settings, embedder: Encoder, store: IndexStore, prompts: Prompts,
                  generator: LlmAnswerer | None = None) -> None:
         self.settings = settings
         self.embedder = embedder
@@ -55,7 +41,6 @@ class Pipeline:
         self.prompts = prompts
         self.generator = generator  # the optional LLM; None answers extractively
         self._reload_lock = threading.Lock()
-        self._passage_embedder = embedder if isinstance(embedder, Embedder) else None
 
     def refresh(self) -> IndexStore:
         """The current index version, loading it first if a rebuild published a new one.
@@ -77,18 +62,12 @@ class Pipeline:
         return self.store
 
     @classmethod
-    def open(cls, settings: Settings, embedder: QueryEncoder | None = None) -> Pipeline:
+    def open(cls, settings: Settings, embedder: Encoder | None = None) -> Pipeline:
         """Load the index first, so a missing or stale one is reported before the slow model load."""
         store = IndexStore.load(settings.index_dir, expected_meta(settings))
         prompts = load_prompts(settings.prompts_dir)
         generator = LlmAnswerer.from_settings(settings, prompts) if settings.llm_provider == "openai" else None
-        return cls(settings, embedder or open_query_encoder(settings), store, prompts, generator)
-
-    def passage_embedder(self) -> Embedder:
-        """The torch model, for rebuilds; loaded on first need when questions go through ONNX."""
-        if self._passage_embedder is None:
-            self._passage_embedder = Embedder(self.settings.embed_model, self.settings.embed_batch_size)
-        return self._passage_embedder
+        return cls(settings, embedder or open_encoder(settings), store, prompts, generator)
 
     def search(self, question: str) -> list[Hit]:
         question = normalise_question(question)
@@ -129,13 +108,6 @@ class Pipeline:
         vector = self.embedder.encode_query(question)
         s = self.settings
         return retrieve(weights, vector, store, s.candidates, s.rrf_k, s.top_k)
-
-
-def open_query_encoder(settings: Settings) -> QueryEncoder:
-    """The exported ONNX model when `citebot index` made one for this model, else sentence-transformers."""
-    model_id = settings.embed_model or BUNDLED_MODEL_ID
-    encoder = open_onnx_encoder(settings.index_dir, model_id) if settings.onnx_queries else None
-    return encoder or Embedder(settings.embed_model, settings.embed_batch_size)
 
 
 def normalise_question(question: str) -> str:

