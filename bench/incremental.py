@@ -1,15 +1,22 @@
 """Cost of keeping the index current: one added document against a full rebuild, on a large corpus.
 
-Builds a corpus of at least --chunks passages from the bundled documents' paragraphs
-(shuffled per document, so passages differ), indexes it from scratch, then times a
-run with no change and the addition, change and removal of one document.
+Default: builds a corpus of at least --chunks passages from the bundled documents'
+paragraphs (shuffled per document, so passages differ), indexes it from scratch, then
+times a run with no change and the addition, change and removal of one document.
 
-    .venv/bin/python bench/incremental.py [--chunks 20000] [--quick]
+With --synthetic N: the corpus is N passages of bench/synthetic.py (real sentences,
+their real embeddings), written with an index that `citebot index` finds up to date;
+embedding them all would take an hour at 100,000, so the full rebuild is estimated as
+N / the passages per second of a real from-scratch build measured in the same run,
+plus the measured time of writing an index of N passages.
+
+    .venv/bin/python bench/incremental.py [--chunks 20000 | --synthetic 100000] [--quick] [--json out]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import shutil
 import sys
@@ -21,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from index.build import update_index  # noqa: E402
-from index.embedder import Embedder  # noqa: E402
+from index.encoders import open_encoder  # noqa: E402
 from index.readers import read_document  # noqa: E402
 from index.settings import Settings  # noqa: E402
 
@@ -52,32 +59,75 @@ def timed(settings: Settings, embedder: Embedder, label: str) -> tuple[float, in
     return seconds, report.chunks
 
 
+def changes(settings: Settings, embedder, corpus: Path) -> dict[str, float]:
+    """No change, then one document added, changed and removed, each timed."""
+    times = {"no change": timed(settings, embedder, "no change")[0]}
+    shutil.copy(ROOT / "corpus" / NEW_DOC, corpus / NEW_DOC)
+    times["add one document"] = timed(settings, embedder, "add one document")[0]
+    with open(corpus / NEW_DOC, "a", encoding="utf-8") as handle:
+        handle.write("\nA sentence added to change the document.\n")
+    times["change one document"] = timed(settings, embedder, "change one document")[0]
+    (corpus / NEW_DOC).unlink()
+    times["remove one document"] = timed(settings, embedder, "remove one document")[0]
+    return times
+
+
+def real_corpus(scratch: Path, target: int) -> dict:
+    corpus = scratch / "corpus"
+    corpus.mkdir()
+    documents = make_corpus(corpus, target)
+    settings = Settings(corpus_dir=corpus, index_dir=scratch / "index")
+    embedder = open_encoder(settings, export_if_missing=True)
+    print(f"corpus: {documents} generated documents (about {target} passages)", flush=True)
+    full, chunks = timed(settings, embedder, "full build")
+    if chunks < target:
+        raise SystemExit(f"only {chunks} passages were made, fewer than the {target} asked for")
+    return {"passages": chunks, "full build": full, "full build estimated": False,
+            **changes(settings, embedder, corpus)}
+
+
+def synthetic_corpus(scratch: Path, target: int) -> dict:
+    from bench.synthetic import pool_sentences, pool_vectors, synthetic_index, write_synthetic_index
+    from bench.throughput import make_corpus as real_sentences_corpus
+
+    sample = scratch / "sample"
+    sample.mkdir()
+    real_sentences_corpus(sample, 300)
+    sample_settings = Settings(corpus_dir=sample, index_dir=scratch / "sample-index")
+    embedder = open_encoder(sample_settings, export_if_missing=True)
+    seconds, sample_chunks = timed(sample_settings, embedder, "sample build from scratch")
+    rate = sample_chunks / seconds
+    sentences = pool_sentences(20_000)
+    data = synthetic_index(target, sentences, pool_vectors(embedder, sentences))
+    corpus = scratch / "corpus"
+    settings = Settings(corpus_dir=corpus, index_dir=scratch / "index")
+    start = time.perf_counter()
+    write_synthetic_index(settings.index_dir, settings, data, corpus_dir=corpus)
+    write_seconds = time.perf_counter() - start
+    print(f"corpus: {len(data.docs)} synthetic documents, {target} passages; "
+          f"written in {write_seconds:.1f} s; real build rate {rate:.1f} passages/s", flush=True)
+    return {"passages": target, "full build": target / rate + write_seconds, "full build estimated": True,
+            "rate": rate, "write": write_seconds, **changes(settings, embedder, corpus)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chunks", type=int, default=20_000)
-    parser.add_argument("--quick", action="store_true", help="2,000 passages: a few minutes")
+    parser.add_argument("--synthetic", type=int, help="passages of a synthetic corpus (real sentences)")
+    parser.add_argument("--quick", action="store_true", help="2,000 passages (10,000 synthetic): a few minutes")
+    parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    target = 2_000 if args.quick else args.chunks
-    embedder = Embedder()
     with tempfile.TemporaryDirectory() as scratch:
-        corpus = Path(scratch) / "corpus"
-        corpus.mkdir()
-        documents = make_corpus(corpus, target)
-        settings = Settings(corpus_dir=corpus, index_dir=Path(scratch) / "index")
-        print(f"corpus: {documents} generated documents (about {target} passages)", flush=True)
-        full, chunks = timed(settings, embedder, "full build")
-        if chunks < target:
-            raise SystemExit(f"only {chunks} passages were made, fewer than the {target} asked for")
-        noop, _ = timed(settings, embedder, "no change")
-        shutil.copy(ROOT / "corpus" / NEW_DOC, corpus / NEW_DOC)
-        add, _ = timed(settings, embedder, "add one document")
-        with open(corpus / NEW_DOC, "a", encoding="utf-8") as handle:
-            handle.write("\nA sentence added to change the document.\n")
-        change, _ = timed(settings, embedder, "change one document")
-        (corpus / NEW_DOC).unlink()
-        remove, _ = timed(settings, embedder, "remove one document")
-    print(f"add one document / full build = 1/{full / add:.0f} (goal: under 1/100); "
-          f"no change / full build = 1/{full / noop:.0f}; {chunks} passages")
+        if args.synthetic:
+            result = synthetic_corpus(Path(scratch), 10_000 if args.quick else args.synthetic)
+        else:
+            result = real_corpus(Path(scratch), 2_000 if args.quick else args.chunks)
+    full, add = result["full build"], result["add one document"]
+    print(f"add one document / full build{' (estimated)' if result['full build estimated'] else ''} = "
+          f"1/{full / add:.0f} (goal: under 1/100); no change / full build = 1/{full / result['no change']:.0f}; "
+          f"{result['passages']} passages")
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1))
 
 
 if __name__ == "__main__":

@@ -32,7 +32,9 @@ class Chunk:
     sentences: tuple[Span, ...]  # offsets of the quotable units, relative to `text`
 
     def to_record(self) -> dict[str, Any]:
-        return {**asdict(self), "sentences": [list(s) for s in self.sentences]}
+        # Written out, not dataclasses.asdict: its deep copy took a third of an incremental build at 100k passages.
+        return {"chunk_id": self.chunk_id, "doc_id": self.doc_id, "text": self.text, "start": self.start,
+                "end": self.end, "sentences": [list(s) for s in self.sentences]}
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> Chunk:

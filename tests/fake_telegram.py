@@ -203,6 +203,12 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128  # the default 5 resets connections when 30 chats are answered at once
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a bot that stops mid-long-poll is normal
+            super().handle_error(request, client_address)
+
 
 def _parse(content_type: str, body: bytes) -> dict[str, Any]:
     if not body:
