@@ -3,14 +3,15 @@
 #               (TELEGRAM_BOT_TOKEN set) or else the terminal chat
 #   make test   install into .venv, run the eval gate on eval/qa.jsonl, then the test suite
 #   make eval   the eval on eval/qa.jsonl beside a default llama-index baseline; report in .citebot/eval/
-#   make bench  install into .venv, print speed figures (bench/ask_latency.py, bench/bot_latency.py)
+#   make bench  install into .venv, run every benchmark up to a million passages and write BENCHMARKS.md
+#               (about 20 minutes; `make bench-quick` for small sizes in a few)
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: setup run test eval bench calibrate clean
+.PHONY: setup run test eval bench bench-quick calibrate clean
 
 # The eval gate: each a little under the figures of eval/qa.jsonl on the day it was set,
 # so a change that makes answers worse fails `make test` (and CI).
@@ -42,8 +43,10 @@ eval: setup
 	$(BIN)/citebot eval eval/qa.jsonl --baseline --report .citebot/eval/report.json
 
 bench: setup
-	$(BIN)/python bench/ask_latency.py
-	$(BIN)/python bench/bot_latency.py
+	$(BIN)/python bench/run.py
+
+bench-quick: setup
+	$(BIN)/python bench/run.py --quick
 
 calibrate: setup
 	$(BIN)/python bench/calibrate.py

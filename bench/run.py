@@ -1,0 +1,196 @@
+"""Run every benchmark and write BENCHMARKS.md: throughput, latency and memory by size, cold start, rebuilds.
+
+Each script runs in its own process and hands back JSON; the figures go into one
+Markdown file with the machine they were measured on and the command that made them.
+
+    .venv/bin/python bench/run.py [--quick] [--out BENCHMARKS.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from importlib.metadata import version
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+GOALS_P95_MS = {100_000: 50, 1_000_000: 150}
+QUICK = {"throughput": ["--passages", "300"], "scale": ["--sizes", "1000,10000", "--rounds", "1"],
+         "incremental": ["--synthetic", "10000"], "cold_start": ["--runs", "1"]}
+FULL = {"throughput": ["--passages", "2000"], "scale": ["--sizes", "1000,10000,100000,1000000"],
+        "incremental": ["--synthetic", "100000"], "cold_start": ["--runs", "3"]}
+
+
+def run_all(arguments: dict[str, list[str]], scratch: Path) -> dict[str, dict]:
+    results = {}
+    for name, extra in arguments.items():
+        out = scratch / f"{name}.json"
+        print(f"== bench/{name}.py {' '.join(extra)}", flush=True)
+        subprocess.run([sys.executable, str(ROOT / "bench" / f"{name}.py"), *extra, "--json", str(out)], check=True)
+        results[name] = json.loads(out.read_text())
+    return results
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor() or platform.machine())
+    memory = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                  if line.startswith("MemTotal"))
+    libraries = ", ".join(f"{name} {version(name)}" for name in
+                          ("torch", "onnxruntime", "sentence-transformers", "faiss-cpu", "bm25s"))
+    return (f"{cpu}, {os.cpu_count()} cores, {memory / 2**20:.0f} GiB; Linux {platform.release()}; "
+            f"Python {platform.python_version()}; {libraries}")
+
+
+def throughput_section(t: dict) -> list[str]:
+    by_batch = ", ".join(f"{b}: {r:.1f}" for b, r in t["raw_rate"].items())
+    onnx = ", ".join(f"{b}: {r:.1f}" for b, r in t["onnx_raw_rate"].items())
+    return [
+        "## 1. Indexing throughput",
+        f"`citebot index` from scratch on {t['passages']} passages of {t['words_per_passage']:.0f} words "
+        "(real sentences), model loaded; against the bare encoders on exactly the texts it embedded.",
+        "",
+        "| | passages/s | ratio |",
+        "|---|---|---|",
+        f"| `citebot index` (ONNX Runtime, as shipped) | {t['pipeline_rate']:.1f} | **{t['ratio']:.2f}** |",
+        f"| `citebot index` with `CITEBOT_ONNX=false` (torch) | {t['torch_pipeline_rate']:.1f} | "
+        f"{t['torch_pipeline_rate'] / t['raw_rate'][str(t['best_batch'])]:.2f} |",
+        f"| baseline: `SentenceTransformer.encode`, best batch ({t['best_batch']}) | "
+        f"{t['raw_rate'][str(t['best_batch'])]:.1f} | 1.00 |",
+        f"| bare ONNX session, best batch | {max(t['onnx_raw_rate'].values()):.1f} | "
+        f"{max(t['onnx_raw_rate'].values()) / t['raw_rate'][str(t['best_batch'])]:.2f} |",
+        "",
+        f"- `SentenceTransformer.encode` by batch size: {by_batch}; on one thread instead of {t['threads']}: "
+        f"{t['one_thread_rate']:.1f}/s. Bare ONNX by batch size: {onnx}.",
+        f"- `citebot index` against the bare ONNX session it runs: {t['onnx_ratio']:.2f} (the rest is reading, "
+        "chunking, pooling sentence vectors, BM25 and writing).",
+        f"- ONNX vectors against torch's: least cosine {t['onnx_min_cosine']:.6f}. The export took "
+        f"{t['export_s']:.1f} s, once.",
+        "",
+    ]
+
+
+def latency_section(scale: dict) -> list[str]:
+    lines = [
+        "## 2. Query latency by index size",
+        "Warm `ask` (question in, cited answer out: encode, FAISS, BM25, fusion, sentence scoring) over the "
+        "78 questions of eval/qa.jsonl, in a fresh process per size, against FAISS search alone on the same "
+        "index. Sizes are synthetic passages of real sentences with their real embeddings (bench/synthetic.py). "
+        "\"First pass\" is each question's first time, with the memory-mapped files as the build left them.",
+        "",
+        "| passages | vector index | ask p50 | ask p95 | first pass p95 | FAISS alone p50 / p95 | ask / FAISS (p50) "
+        "| BM25 p95 | encode p50 | goal p95 |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in scale["sizes"]:
+        goal = f"< {GOALS_P95_MS[r['size']]} ms" if r["size"] in GOALS_P95_MS else ""
+        lines.append(
+            f"| {r['size']:,} | {_kind(r['vector_index'])} | {r['ask']['p50']:.1f} ms | {r['ask']['p95']:.1f} ms | "
+            f"{r['first_pass']['p95']:.1f} ms | {r['faiss']['p50']:.2f} / {r['faiss']['p95']:.2f} ms | "
+            f"{r['ask']['p50'] / r['faiss']['p50']:.0f}x | {r['bm25']['p95']:.2f} ms | {r['encode']['p50']:.1f} ms | "
+            f"{goal} |")
+    return lines + [""]
+
+
+def index_type_section(scale: dict, threshold: int) -> list[str]:
+    real = scale["real_embeddings"]
+    lines = [
+        "## 3. Index type by size",
+        f"Exact search up to `exact_search_max` = {threshold:,} passages, an IVF index above "
+        "(`CITEBOT_VECTOR_INDEX=exact|approximate` forces either). The IVF index's nprobe is the smallest whose "
+        "recall@10 against exact search reaches `approximate_recall` (0.95), checked at build time on midpoints "
+        "of two random corpus sentences.",
+        "",
+        "| passages | exact FAISS p50 | index served | lists / nprobe | recall@10, build check | recall@10, eval questions |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in scale["sizes"]:
+        info = r["vector_index"]
+        lists = f"{info['nlist']} / {info['nprobe']}" if info["nlist"] else "-"
+        check = f"{info['recall_at_10']:.3f}" if info.get("recall_at_10") is not None else "1 (exact)"
+        lines.append(f"| {r['size']:,} | {r['exact_faiss']['p50']:.2f} ms | {_kind(info)} | {lists} | {check} | "
+                     f"{r['question_recall_at_10']:.3f} |")
+    return lines + [
+        "",
+        f"On real embeddings only ({real['count']:,} sentences of the corpus, Python's reference and docstrings, "
+        f"IVF forced): {real['nlist']} lists, nprobe {real['nprobe']}, recall@10 {real['recall_at_10']:.3f} on the "
+        f"build's check and **{real['question_recall_at_10']:.3f} on the eval questions**.",
+        "",
+    ]
+
+
+def memory_section(scale: dict) -> list[str]:
+    lines = [
+        "## 4. Memory and disk",
+        "Resident memory of the serving process (model and index loaded; then after the questions above, "
+        "with the pages they touched) and the index version folder on disk.",
+        "",
+        "| passages | open in | RSS open | RSS after questions | disk | vectors.faiss | units.npy | chunks | BM25 |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in scale["sizes"]:
+        d = r["disk_mb"]
+        lines.append(f"| {r['size']:,} | {r['load_s']:.2f} s | {r['rss_open_mb']:.0f} MB | {r['rss_served_mb']:.0f} MB "
+                     f"| {sum(d.values()):.0f} MB | {d['vectors.faiss']:.0f} MB | {d['units.npy']:.0f} MB | "
+                     f"{d['chunks.jsonl'] + d['chunks.idx.npy']:.0f} MB | {d['bm25']:.0f} MB |")
+    return lines + [""]
+
+
+def cold_section(c: dict) -> list[str]:
+    lines = ["## 5. Cold start", "Median of fresh processes on the bundled corpus; baselines first.", "",
+             "| | seconds | vs `import sentence_transformers` |", "|---|---|---|"]
+    base = c["import sentence_transformers"]
+    lines += [f"| {name} | {value:.2f} | {value / base:.2f} |" for name, value in c.items()]
+    return lines + [""]
+
+
+def incremental_section(i: dict) -> list[str]:
+    full = i["full build"]
+    estimate = (f" (estimated: {i['passages']:,} / {i['rate']:.1f} passages/s of a real build in this run, "
+                f"plus {i['write']:.1f} s measured for writing the index)") if i["full build estimated"] else ""
+    lines = ["## 6. Keeping the index current", f"An index of {i['passages']:,} passages; one document "
+             f"(the EP press release) added, changed and removed. Full rebuild: {full:.0f} s{estimate}.",
+             "", "| run | seconds | vs full rebuild |", "|---|---|---|"]
+    lines += [f"| {name} | {i[name]:.2f} | 1/{full / i[name]:.0f} |"
+              for name in ("no change", "add one document", "change one document", "remove one document")]
+    return lines + [""]
+
+
+def _kind(info: dict) -> str:
+    return "exact" if info["kind"] == "exact" else f"IVF{info['nlist']}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes: a few minutes")
+    parser.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    from index.settings import Settings
+
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as scratch:
+        results = run_all(QUICK if args.quick else FULL, Path(scratch))
+    command = "make bench-quick" if args.quick else "make bench"
+    lines = ["# Benchmarks", "",
+             f"Made by `{command}` (`bench/run.py{' --quick' if args.quick else ''}`) on "
+             f"{time.strftime('%Y-%m-%d')} in {(time.perf_counter() - started) / 60:.0f} min.", "",
+             f"Machine: {machine()}.", ""]
+    lines += throughput_section(results["throughput"])
+    lines += latency_section(results["scale"])
+    lines += index_type_section(results["scale"], Settings().exact_search_max)
+    lines += memory_section(results["scale"])
+    lines += cold_section(results["cold_start"])
+    lines += incremental_section(results["incremental"])
+    args.out.write_text("\n".join(lines), encoding="utf-8")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
