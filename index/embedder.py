@@ -54,7 +54,8 @@ class Embedder:
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Word pieces per text, without special tokens."""
-        encoded = self._model.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+        # verbose=False: counting a text longer than the model reads is the point, not a mistake to warn about.
+        encoded = self._model.tokenizer(list(texts), add_special_tokens=False, verbose=False)["input_ids"]
         return [len(ids) for ids in encoded]
 
     def is_common_word(self, word: str) -> bool:

@@ -43,8 +43,9 @@ class Settings(BaseSettings):
         "exact_search_max passages. Changing it converts the index at the next `citebot index`, without re-embedding.",
     )
     exact_search_max: int = Field(
-        150_000, ge=0, description="Most passages 'auto' searches exactly; exact search costs about 8 ms per "
-        "100,000 on 2 cores (BENCHMARKS.md), as much as encoding the question at 150,000.",
+        100_000, ge=0, description="Most passages 'auto' searches exactly. Up to 100,000 exact search costs no more "
+        "than the rest of answering a question (7 ms on 2 cores); above, the IVF index answers in under 1 ms "
+        "where exact search would take 63 ms at a million (BENCHMARKS.md).",
     )
     approximate_recall: float = Field(
         0.95, gt=0, le=1, description="Recall@10 against exact search the approximate index must reach; its "

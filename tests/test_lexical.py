@@ -1,0 +1,41 @@
+"""BM25 search sums the library's own scores: same passages, same scores as bm25s.retrieve, best first."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import ROOT
+from index.lexical import LexicalIndex, terms
+from index.store import current_version
+
+QUESTIONS = [json.loads(line)["question"] for line in (ROOT / "eval/qa.jsonl").read_text().splitlines() if line]
+
+
+@pytest.fixture(scope="module")
+def lexical(built_index):
+    return LexicalIndex.load(current_version(built_index) / "bm25")
+
+
+@pytest.mark.parametrize("k", [3, 30])
+def test_search_ranks_as_bm25s_scores(lexical, k):
+    compared = 0
+    for question in QUESTIONS:
+        known = [t for t in terms(question) if t in lexical._vocab]
+        if not known:
+            continue
+        ours = lexical.search(terms(question), k)
+        rows, scores = lexical._bm25.retrieve([known], k=min(k, len(lexical._chunk_ids)), show_progress=False)
+        theirs = {int(lexical._chunk_ids[r]): float(s) for r, s in zip(rows[0], scores[0]) if s > 0}
+        assert [s for _, s in ours] == sorted((s for _, s in ours), reverse=True)
+        assert len(ours) == len(theirs)
+        assert all(abs(a - b) < 1e-4 for a, b in zip(sorted(s for _, s in ours), sorted(theirs.values())))
+        assert all(abs(theirs.get(i, s) - s) < 1e-4 for i, s in ours)  # ties may differ in which id is kept
+        compared += 1
+    assert compared > 60
+
+
+def test_unknown_terms_find_nothing(lexical):
+    assert lexical.search(["zzzunknownterm"], 5) == []
+    assert lexical.search([], 5) == []
