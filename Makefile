@@ -4,7 +4,7 @@
 #   make test   install into .venv, run the eval gate on eval/qa.jsonl, then the test suite
 #   make eval   the eval on eval/qa.jsonl beside a default llama-index baseline; report in .citebot/eval/
 #   make bench  install into .venv, run every benchmark up to a million passages and write BENCHMARKS.md
-#               (about 20 minutes; `make bench-quick` for small sizes in a few)
+#               (about 12 minutes; `make bench-quick`: small sizes in 3, into .citebot/bench/)
 
 PYTHON ?= python3
 VENV := .venv

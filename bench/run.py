@@ -177,23 +177,26 @@ def _kind(info: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes: a few minutes")
-    parser.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
+    parser.add_argument("--out", type=Path, help="default: BENCHMARKS.md; .citebot/bench/BENCHMARKS-quick.md with --quick")
     parser.add_argument("--from-json", type=Path, help="write the Markdown from a previous run's figures")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     from index.settings import Settings
 
+    args.out = args.out or (ROOT / ".citebot/bench/BENCHMARKS-quick.md" if args.quick else ROOT / "BENCHMARKS.md")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     if args.from_json:
         results = json.loads(args.from_json.read_text())
     else:
         with tempfile.TemporaryDirectory() as scratch:
             results = run_all(QUICK if args.quick else FULL, Path(scratch))
+        results["minutes"] = (time.perf_counter() - started) / 60
         args.out.with_suffix(".json").write_text(json.dumps(results, indent=1))
     command = "make bench-quick" if args.quick else "make bench"
     lines = ["# Benchmarks", "",
              f"Made by `{command}` (`bench/run.py{' --quick' if args.quick else ''}`) on "
-             f"{time.strftime('%Y-%m-%d')} in {(time.perf_counter() - started) / 60:.0f} min.", "",
+             f"{time.strftime('%Y-%m-%d')}" + (f" in {results['minutes']:.0f} min." if "minutes" in results else "."), "",
              f"Machine: {machine()}.", ""]
     lines += throughput_section(results["throughput"])
     lines += latency_section(results["scale"])
