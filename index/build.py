@@ -26,7 +26,7 @@ from index.readers import SUPPORTED_SUFFIXES, DocumentError, read_document
 from index.schema import Chunk, Document, Span
 from index.settings import Settings
 from index.store import FORMAT_VERSION, Version, build_lock, current_version, meta_mismatch, read_version, write_version
-from index.vectors import VectorIndexInfo, empty_exact, fit, kind_of, wanted_kind
+from index.vectors import EXACT, VectorIndexInfo, empty_exact, fit, kind_of, wanted_kind
 
 
 KEPT_NOTE = " (the previously indexed version is kept)"
@@ -126,7 +126,7 @@ def update_index(settings: Settings, get_embedder: Callable[[], Encoder], show_p
                          for f, e in plan.known_failures]
         if previous is not None and not (plan.to_read or plan.removed or plan.failure_changes
                                          or _kind_changes(settings, previous)):
-            report.documents, report.chunks = len(previous.docs), len(previous.chunks)
+            report.documents, report.chunks = len(previous.docs), int(previous.meta["chunks"])
             report.vector_index = previous.meta.get("vector_index", {})
             return report
         embedder = get_embedder() if plan.to_read else None
@@ -147,8 +147,8 @@ class _Plan:
 
 def _kind_changes(settings: Settings, previous: Version) -> bool:
     """Does the vector_index setting want the other kind of index for this size?"""
-    count = int(previous.vectors.ntotal)
-    return wanted_kind(settings.vector_index, count, settings.exact_search_max) != kind_of(previous.vectors)
+    built = previous.meta.get("vector_index", {}).get("kind", EXACT)  # indexes built before the switch were exact
+    return wanted_kind(settings.vector_index, int(previous.meta["chunks"]), settings.exact_search_max) != built
 
 
 def _usable_previous(settings: Settings) -> tuple[Version | None, str | None]:
