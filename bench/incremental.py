@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from index.build import update_index  # noqa: E402
-from index.encoders import open_encoder  # noqa: E402
+from index.encoders import Encoder, open_encoder  # noqa: E402
 from index.readers import read_document  # noqa: E402
 from index.settings import Settings  # noqa: E402
 
@@ -50,12 +50,18 @@ def make_corpus(folder: Path, chunks: int) -> int:
     return documents
 
 
-def timed(settings: Settings, embedder: Embedder, label: str) -> tuple[float, int]:
+CONVERSIONS: dict[str, str] = {}  # step -> how the vector index changed kind in it
+
+
+def timed(settings: Settings, embedder: Encoder, label: str) -> tuple[float, int]:
     start = time.perf_counter()
     report = update_index(settings, lambda: embedder)
     seconds = time.perf_counter() - start
     print(f"  {label:34s} {seconds:9.2f} s   {report.chunks_embedded:6d} passages embedded, "
-          f"{report.chunks} in the index", flush=True)
+          f"{report.chunks} in the index" + (f"; vector index {report.converted}" if report.converted else ""),
+          flush=True)
+    if report.converted:
+        CONVERSIONS[label] = report.converted
     return seconds, report.chunks
 
 
@@ -127,7 +133,7 @@ def main() -> None:
           f"1/{full / add:.0f} (goal: under 1/100); no change / full build = 1/{full / result['no change']:.0f}; "
           f"{result['passages']} passages")
     if args.json:
-        args.json.write_text(json.dumps(result, indent=1))
+        args.json.write_text(json.dumps({**result, "conversions": CONVERSIONS}, indent=1))
 
 
 if __name__ == "__main__":

@@ -148,7 +148,8 @@ class _Plan:
 def _kind_changes(settings: Settings, previous: Version) -> bool:
     """Does the vector_index setting want the other kind of index for this size?"""
     built = previous.meta.get("vector_index", {}).get("kind", EXACT)  # indexes built before the switch were exact
-    return wanted_kind(settings.vector_index, int(previous.meta["chunks"]), settings.exact_search_max) != built
+    count = int(previous.meta["chunks"])
+    return wanted_kind(settings.vector_index, count, settings.exact_search_max, built) != built
 
 
 def _usable_previous(settings: Settings) -> tuple[Version | None, str | None]:

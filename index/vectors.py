@@ -36,11 +36,17 @@ class VectorIndexInfo:
         return asdict(self)
 
 
-def wanted_kind(setting: str, count: int, exact_max: int) -> str:
-    """'exact' or 'approximate' for an index of `count` vectors under the `vector_index` setting."""
+def wanted_kind(setting: str, count: int, exact_max: int, current: str = EXACT) -> str:
+    """'exact' or 'approximate' for an index of `count` vectors under the `vector_index` setting.
+
+    Under 'auto' an index that went approximate stays so until it shrinks to half the
+    threshold: a corpus hovering around it is not converted back and forth.
+    """
     if setting in (EXACT, APPROXIMATE):
         return setting
-    return EXACT if count <= exact_max else APPROXIMATE
+    if count > exact_max:
+        return APPROXIMATE
+    return APPROXIMATE if current == APPROXIMATE and count * 2 > exact_max else EXACT
 
 
 def kind_of(index: Any) -> str:
@@ -80,7 +86,7 @@ def fit(index: Any, setting: str, exact_max: int, target_recall: float, sentence
         previous: VectorIndexInfo | None) -> tuple[Any, VectorIndexInfo]:
     """The index as the settings want it for its current size, converted or retrained if need be."""
     count = int(index.ntotal)
-    kind = wanted_kind(setting, count, exact_max)
+    kind = wanted_kind(setting, count, exact_max, kind_of(index))
     if kind == EXACT:
         if kind_of(index) == EXACT:
             return index, VectorIndexInfo(EXACT, count)

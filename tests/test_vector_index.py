@@ -79,6 +79,17 @@ def test_auto_switches_to_approximate_above_the_threshold_without_re_embedding(i
     assert [pipeline.ask(q).citations[0].doc_id for q in QUESTIONS[:10]] == expected
 
 
+def test_an_index_near_the_threshold_is_not_converted_back_and_forth(index_copy, corpus_dir):
+    def build(exact_max: int):
+        return update_index(Settings(corpus_dir=corpus_dir, index_dir=index_copy, exact_search_max=exact_max), no_model)
+
+    passages = json.loads((current_version(index_copy) / "meta.json").read_text())["chunks"]
+    assert build(passages - 1).converted.startswith("now approximate")
+    assert build(passages + 1).up_to_date  # back under the threshold, but not by half: stays approximate
+    assert kind_of(published(index_copy)[0]) == APPROXIMATE
+    assert build(passages * 2).converted == "now exact"
+
+
 def test_the_setting_forces_either_kind(index_copy, corpus_dir):
     forced = Settings(corpus_dir=corpus_dir, index_dir=index_copy, vector_index="approximate")
     assert "now approximate" in update_index(forced, no_model).summary()
