@@ -167,7 +167,7 @@ def incremental_section(i: dict) -> list[str]:
              "", "| run | seconds | vs full rebuild |", "|---|---|---|"]
     lines += [f"| {name} | {i[name]:.2f} | 1/{full / i[name]:.0f} |"
               for name in ("no change", "add one document", "change one document", "remove one document")]
-    lines += [""] + [f"- {step}: the vector index went {change}; that conversion is in the time."
+    lines += [""] + [f"- The {step} run converted the vector index, {change}; the conversion is in its time."
                      for step, change in i.get("conversions", {}).items()]
     return lines + [""]
 
