@@ -109,27 +109,33 @@ def encoder_folder(index_dir: Path) -> Path:
     return index_dir / FOLDER
 
 
-def open_onnx_encoder(index_dir: Path, model_id: str, batch_size: int = 8) -> OnnxEncoder | None:
-    """The exported encoder for `model_id`, or None (not exported, another model, onnxruntime missing)."""
-    folder = encoder_folder(index_dir)
+def _is_export_of(folder: Path, model_id: str) -> bool:
+    """Is `folder` a whole export of `model_id` (its model file as long as when written)?"""
     try:
         info = json.loads((folder / "encoder.json").read_text(encoding="utf-8"))
-        if info.get("model_id") != model_id:
-            return None
+        return info.get("model_id") == model_id and info.get("model_bytes") == (folder / "model.onnx").stat().st_size
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def open_onnx_encoder(index_dir: Path, model_id: str, batch_size: int = 8) -> OnnxEncoder | None:
+    """The exported encoder for `model_id`, or None (not exported, another model, damaged, no onnxruntime)."""
+    folder = encoder_folder(index_dir)
+    if not _is_export_of(folder, model_id):
+        return None
+    try:
         return OnnxEncoder(folder, batch_size)
-    except (OSError, ValueError, KeyError, ImportError) as error:
-        log.info("the model will run on sentence-transformers: %s", error)
+    except Exception as error:  # noqa: BLE001 - onnxruntime raises its own types; torch still works
+        log.warning("cannot load the ONNX export in %s (%s); using torch until `citebot index` exports it again",
+                    folder, error)
         return None
 
 
 def ensure_onnx_encoder(index_dir: Path, model_id: str, get_embedder: Callable[[], Any]) -> bool:
-    """Export the model unless an export of it is there; never fails the caller (torch remains)."""
+    """Export the model unless a whole export of it is there; never fails the caller (torch remains)."""
     folder = encoder_folder(index_dir)
-    try:
-        if json.loads((folder / "encoder.json").read_text(encoding="utf-8")).get("model_id") == model_id:
-            return True
-    except (OSError, ValueError):
-        pass
+    if _is_export_of(folder, model_id):
+        return True
     try:
         return export_onnx(get_embedder(), folder) is not None
     except Exception as error:  # noqa: BLE001 - a failed export only costs cold-start time
@@ -166,7 +172,7 @@ def export_onnx(embedder: Any, folder: Path) -> Path | None:
                           opset_version=17, dynamo=False)
     model.tokenizer.backend_tokenizer.save(str(staging / "tokenizer.json"))
     info = {"model_id": embedder.model_id, "dim": embedder.dim, "max_tokens": embedder.max_tokens,
-            "torch": torch.__version__}
+            "torch": torch.__version__, "model_bytes": (staging / "model.onnx").stat().st_size}
     (staging / "encoder.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
     agreement = float(np.min(np.sum(OnnxEncoder(staging).encode_passages(list(CHECK_TEXTS))
                                     * embedder.encode_passages(list(CHECK_TEXTS)), axis=1)))

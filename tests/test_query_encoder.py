@@ -70,3 +70,13 @@ def test_an_index_built_through_onnx_holds_torch_s_vectors(tmp_path, corpus_dir,
     assert units.shape == torch_units.shape and np.sum(units * torch_units, axis=1).min() > 0.999  # float16 on disk
     onnx_pipeline = Pipeline.open(settings)
     assert [onnx_pipeline.ask(q) == pipeline.ask(q) for q in QUESTIONS[:20]].count(False) == 0
+
+
+def test_a_damaged_export_falls_back_to_torch_and_is_made_again(exported, corpus_dir, embedder, caplog):
+    model_file = encoder_folder(exported) / "model.onnx"
+    model_file.write_bytes(model_file.read_bytes()[:1000])  # a disk that filled up mid-write
+    settings = Settings(corpus_dir=corpus_dir, index_dir=exported)
+    assert isinstance(open_encoder(settings), Embedder)
+    assert Pipeline.open(settings).ask("When was the DVK movement banned?").found  # on torch
+    assert ensure_onnx_encoder(exported, BUNDLED_MODEL_ID, lambda: embedder)
+    assert isinstance(open_encoder(settings), OnnxEncoder)
