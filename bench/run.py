@@ -49,23 +49,26 @@ def machine() -> str:
             f"Python {platform.python_version()}; {libraries}")
 
 
+def table(headers: list[str], rows: list[list[str]]) -> list[str]:
+    """A Markdown table, one line a row."""
+    return ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)] + ["| " + " | ".join(r) + " |" for r in rows]
+
+
 def throughput_section(t: dict) -> list[str]:
     by_batch = ", ".join(f"{b}: {r:.1f}" for b, r in t["raw_rate"].items())
     onnx = ", ".join(f"{b}: {r:.1f}" for b, r in t["onnx_raw_rate"].items())
+    base, bare_onnx = t["raw_rate"][str(t["best_batch"])], max(t["onnx_raw_rate"].values())
+    rows = [["`citebot index` (ONNX Runtime, as shipped)", f"{t['pipeline_rate']:.1f}", f"**{t['ratio']:.2f}**"],
+            ["`citebot index` with `CITEBOT_ONNX=false` (torch)", f"{t['torch_pipeline_rate']:.1f}",
+             f"{t['torch_pipeline_rate'] / base:.2f}"],
+            [f"baseline: `SentenceTransformer.encode`, best batch ({t['best_batch']})", f"{base:.1f}", "1.00"],
+            ["bare ONNX session, best batch", f"{bare_onnx:.1f}", f"{bare_onnx / base:.2f}"]]
     return [
         "## 1. Indexing throughput",
         f"`citebot index` from scratch on {t['passages']} passages of {t['words_per_passage']:.0f} words "
         "(real sentences), model loaded; against the bare encoders on exactly the texts it embedded.",
         "",
-        "| | passages/s | ratio |",
-        "|---|---|---|",
-        f"| `citebot index` (ONNX Runtime, as shipped) | {t['pipeline_rate']:.1f} | **{t['ratio']:.2f}** |",
-        f"| `citebot index` with `CITEBOT_ONNX=false` (torch) | {t['torch_pipeline_rate']:.1f} | "
-        f"{t['torch_pipeline_rate'] / t['raw_rate'][str(t['best_batch'])]:.2f} |",
-        f"| baseline: `SentenceTransformer.encode`, best batch ({t['best_batch']}) | "
-        f"{t['raw_rate'][str(t['best_batch'])]:.1f} | 1.00 |",
-        f"| bare ONNX session, best batch | {max(t['onnx_raw_rate'].values()):.1f} | "
-        f"{max(t['onnx_raw_rate'].values()) / t['raw_rate'][str(t['best_batch'])]:.2f} |",
+        *table(["", "passages/s", "ratio"], rows),
         "",
         f"- `SentenceTransformer.encode` by batch size: {by_batch}; on one thread instead of {t['threads']}: "
         f"{t['one_thread_rate']:.1f}/s. Bare ONNX by batch size: {onnx}.",
@@ -78,25 +81,21 @@ def throughput_section(t: dict) -> list[str]:
 
 
 def latency_section(scale: dict) -> list[str]:
-    lines = [
+    rows = [[f"{r['size']:,}", _kind(r["vector_index"]), f"{r['ask']['p50']:.1f} ms", f"{r['ask']['p95']:.1f} ms",
+             f"{r['first_pass']['p95']:.1f} ms", f"{r['faiss']['p50']:.2f} / {r['faiss']['p95']:.2f} ms",
+             f"{r['ask']['p50'] / r['faiss']['p50']:.0f}x", f"{r['bm25']['p95']:.2f} ms", f"{r['encode']['p50']:.1f} ms",
+             f"< {GOALS_P95_MS[r['size']]} ms" if r["size"] in GOALS_P95_MS else ""] for r in scale["sizes"]]
+    return [
         "## 2. Query latency by index size",
         "Warm `ask` (question in, cited answer out: encode, FAISS, BM25, fusion, sentence scoring) over the "
         "78 questions of eval/qa.jsonl, in a fresh process per size, against FAISS search alone on the same "
         "index. Sizes are synthetic passages of real sentences with their real embeddings (bench/synthetic.py). "
         "\"First pass\" is each question's first time, with the memory-mapped files as the build left them.",
         "",
-        "| passages | vector index | ask p50 | ask p95 | first pass p95 | FAISS alone p50 / p95 | ask / FAISS (p50) "
-        "| BM25 p95 | encode p50 | goal p95 |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        *table(["passages", "vector index", "ask p50", "ask p95", "first pass p95", "FAISS alone p50 / p95",
+                "ask / FAISS (p50)", "BM25 p95", "encode p50", "goal p95"], rows),
+        "",
     ]
-    for r in scale["sizes"]:
-        goal = f"< {GOALS_P95_MS[r['size']]} ms" if r["size"] in GOALS_P95_MS else ""
-        lines.append(
-            f"| {r['size']:,} | {_kind(r['vector_index'])} | {r['ask']['p50']:.1f} ms | {r['ask']['p95']:.1f} ms | "
-            f"{r['first_pass']['p95']:.1f} ms | {r['faiss']['p50']:.2f} / {r['faiss']['p95']:.2f} ms | "
-            f"{r['ask']['p50'] / r['faiss']['p50']:.0f}x | {r['bm25']['p95']:.2f} ms | {r['encode']['p50']:.1f} ms | "
-            f"{goal} |")
-    return lines + [""]
 
 
 def index_type_section(scale: dict, threshold: int) -> list[str]:
@@ -107,7 +106,14 @@ def index_type_section(scale: dict, threshold: int) -> list[str]:
               f"rest of answering ({min(rest):.1f}-{max(rest):.1f} ms at every size), and grows with the corpus; "
               "above that the IVF index answers in under a millisecond. "
               if threshold in exact_at else "")
-    lines = [
+    rows = []
+    for r in scale["sizes"]:
+        info = r["vector_index"]
+        rows.append([f"{r['size']:,}", f"{r['exact_faiss']['p50']:.2f} ms", _kind(info),
+                     f"{info['nlist']} / {info['nprobe']}" if info["nlist"] else "-",
+                     f"{info['recall_at_10']:.3f}" if info.get("recall_at_10") is not None else "1 (exact)",
+                     f"{r['question_recall_at_10']:.3f}"])
+    return [
         "## 3. Index type by size",
         f"Exact search up to `exact_search_max` = {threshold:,} passages, an IVF index above "
         "(`CITEBOT_VECTOR_INDEX=exact|approximate` forces either). " + reason + "The IVF index's nprobe is the "
@@ -115,16 +121,8 @@ def index_type_section(scale: dict, threshold: int) -> list[str]:
         "on midpoints of two random corpus sentences, a harder query set than the eval questions in every set-up "
         "tried.",
         "",
-        "| passages | exact FAISS p50 | index served | lists / nprobe | recall@10, build check | recall@10, eval questions |",
-        "|---|---|---|---|---|---|",
-    ]
-    for r in scale["sizes"]:
-        info = r["vector_index"]
-        lists = f"{info['nlist']} / {info['nprobe']}" if info["nlist"] else "-"
-        check = f"{info['recall_at_10']:.3f}" if info.get("recall_at_10") is not None else "1 (exact)"
-        lines.append(f"| {r['size']:,} | {r['exact_faiss']['p50']:.2f} ms | {_kind(info)} | {lists} | {check} | "
-                     f"{r['question_recall_at_10']:.3f} |")
-    return lines + [
+        *table(["passages", "exact FAISS p50", "index served", "lists / nprobe", "recall@10, build check",
+                "recall@10, eval questions"], rows),
         "",
         f"On real embeddings only ({real['count']:,} sentences of the corpus, Python's reference and docstrings, "
         f"IVF forced): {real['nlist']} lists, nprobe {real['nprobe']}, recall@10 {real['recall_at_10']:.3f} on the "
@@ -134,42 +132,39 @@ def index_type_section(scale: dict, threshold: int) -> list[str]:
 
 
 def memory_section(scale: dict) -> list[str]:
-    lines = [
+    rows = [[f"{r['size']:,}", f"{r['load_s']:.2f} s", f"{r['rss_open_mb']:.0f} MB", f"{r['rss_served_mb']:.0f} MB",
+             f"{sum(d.values()):.0f} MB", f"{d['vectors.faiss']:.0f} MB", f"{d['units.npy']:.0f} MB",
+             f"{d['chunks.jsonl'] + d['chunks.idx.npy']:.0f} MB", f"{d['bm25']:.0f} MB"]
+            for r, d in ((r, r["disk_mb"]) for r in scale["sizes"])]
+    return [
         "## 4. Memory and disk",
         "Resident memory of the serving process (model and index loaded; then after the questions above, "
         "with the pages they touched) and the index version folder on disk.",
         "",
-        "| passages | open in | RSS open | RSS after questions | disk | vectors.faiss | units.npy | chunks | BM25 |",
-        "|---|---|---|---|---|---|---|---|---|",
+        *table(["passages", "open in", "RSS open", "RSS after questions", "disk", "vectors.faiss", "units.npy",
+                "chunks", "BM25"], rows),
+        "",
     ]
-    for r in scale["sizes"]:
-        d = r["disk_mb"]
-        lines.append(f"| {r['size']:,} | {r['load_s']:.2f} s | {r['rss_open_mb']:.0f} MB | {r['rss_served_mb']:.0f} MB "
-                     f"| {sum(d.values()):.0f} MB | {d['vectors.faiss']:.0f} MB | {d['units.npy']:.0f} MB | "
-                     f"{d['chunks.jsonl'] + d['chunks.idx.npy']:.0f} MB | {d['bm25']:.0f} MB |")
-    return lines + [""]
 
 
 def cold_section(c: dict) -> list[str]:
-    lines = ["## 5. Cold start", "Median of fresh processes on the bundled corpus; baselines first.", "",
-             "| | seconds | vs `import sentence_transformers` |", "|---|---|---|"]
     base = c["import sentence_transformers"]
-    lines += [f"| {name} | {value:.2f} | {value / base:.2f} |" for name, value in c.items()]
-    return lines + [""]
+    rows = [[name, f"{value:.2f}", f"{value / base:.2f}"] for name, value in c.items()]
+    return ["## 5. Cold start", "Median of fresh processes on the bundled corpus; baselines first.", "",
+            *table(["", "seconds", "vs `import sentence_transformers`"], rows), ""]
 
 
 def incremental_section(i: dict) -> list[str]:
     full = i["full build"]
     estimate = (f" (estimated: {i['passages']:,} / {i['rate']:.1f} passages/s of a real build in this run, "
                 f"plus {i['write']:.1f} s measured for writing the index)") if i["full build estimated"] else ""
-    lines = ["## 6. Keeping the index current", f"An index of {i['passages']:,} passages; one document "
-             f"(the EP press release) added, changed and removed. Full rebuild: {full:.0f} s{estimate}.",
-             "", "| run | seconds | vs full rebuild |", "|---|---|---|"]
-    lines += [f"| {name} | {i[name]:.2f} | 1/{full / i[name]:.0f} |"
-              for name in ("no change", "add one document", "change one document", "remove one document")]
-    lines += [""] + [f"- The {step} run converted the vector index, {change}; the conversion is in its time."
-                     for step, change in i.get("conversions", {}).items()]
-    return lines + [""]
+    rows = [[name, f"{i[name]:.2f}", f"1/{full / i[name]:.0f}"]
+            for name in ("no change", "add one document", "change one document", "remove one document")]
+    return ["## 6. Keeping the index current", f"An index of {i['passages']:,} passages; one document "
+            f"(the EP press release) added, changed and removed. Full rebuild: {full:.0f} s{estimate}.", "",
+            *table(["run", "seconds", "vs full rebuild"], rows), "",
+            *[f"- The {step} run converted the vector index, {change}; the conversion is in its time."
+              for step, change in i.get("conversions", {}).items()], ""]
 
 
 def _kind(info: dict) -> str:

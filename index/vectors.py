@@ -85,16 +85,16 @@ def all_vectors(index: Any) -> tuple[np.ndarray, np.ndarray]:
 def fit(index: Any, setting: str, exact_max: int, target_recall: float, sentences: np.ndarray,
         previous: VectorIndexInfo | None) -> tuple[Any, VectorIndexInfo]:
     """The index as the settings want it for its current size, converted or retrained if need be."""
-    count = int(index.ntotal)
-    kind = wanted_kind(setting, count, exact_max, kind_of(index))
+    count, current = int(index.ntotal), kind_of(index)
+    kind = wanted_kind(setting, count, exact_max, current)
     if kind == EXACT:
-        if kind_of(index) == EXACT:
+        if current == EXACT:
             return index, VectorIndexInfo(EXACT, count)
         ids, vectors = all_vectors(index)
         exact = empty_exact(index.d)
         exact.add_with_ids(vectors, ids)
         return exact, VectorIndexInfo(EXACT, count)
-    if kind_of(index) == APPROXIMATE and previous is not None and previous.kind == APPROXIMATE \
+    if current == APPROXIMATE and previous is not None and previous.kind == APPROXIMATE \
             and not _needs_retraining(previous.trained_on, count):
         return index, VectorIndexInfo(APPROXIMATE, count, previous.nlist, previous.nprobe, previous.trained_on,
                                       previous.recall_at_10)
