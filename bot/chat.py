@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bot.render import render_answer, render_source
-from index.pipeline import EmptyQuestion, Pipeline
+from index.pipeline import EmptyQuestion, Pipeline, is_follow_up
 from index.schema import Answer
 
 HELP = """Ask a question about the documents. Commands:
@@ -19,6 +19,7 @@ def run_chat(pipeline: Pipeline, read: Callable[[str], str] = input, write: Call
     docs = len(pipeline.store.docs)
     write(f"citebot: {docs} documents, {len(pipeline.store.chunks)} passages. Type /help for commands.")
     last: Answer | None = None
+    last_question: str | None = None  # a follow-up ("and when was he sentenced?") is read with it
     while True:
         try:
             line = read("\n? ").strip()
@@ -32,11 +33,13 @@ def run_chat(pipeline: Pipeline, read: Callable[[str], str] = input, write: Call
         elif line.startswith("/source"):
             write(_show_source(line, last, pipeline))
         elif line:
+            previous = last_question if last_question and is_follow_up(line) else None
             try:
-                last = pipeline.ask(line)
+                last = pipeline.ask(line, previous)
             except EmptyQuestion as error:
                 write(str(error))
                 continue
+            last_question = f"{previous} {line}" if previous else line
             write(render_answer(last, pipeline.prompts, full_quotes=False))
         else:
             write("Type a question, or /help.")

@@ -68,6 +68,11 @@ def _parser() -> argparse.ArgumentParser:
 
     add_arguments(evaluation)
     evaluation.set_defaults(run=_cmd_eval)
+    train = commands.add_parser("train", parents=[common], help="fit the answer scorer on labelled questions")
+    from bot.train_command import add_arguments as add_train_arguments
+
+    add_train_arguments(train)
+    train.set_defaults(run=_cmd_train)
     serve = commands.add_parser("serve", parents=[common],
                                 help="run the Telegram bot (TELEGRAM_BOT_TOKEN set) or else the terminal chat")
     serve.set_defaults(run=_cmd_serve)
@@ -154,6 +159,12 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return run(args, _settings(args))
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from bot.train_command import run
+
+    return run(args, _settings(args))
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if not settings.telegram_bot_token.get_secret_value():
@@ -185,10 +196,12 @@ def _known_error_message(error: Exception) -> str | None:
     from index.prompts import PromptError
     from bot.eval_command import EvalError
     from index.llm import LlmUnavailable
+    from index.datasets import DatasetError
+    from index.scorer import ScorerError
     from index.store import BuildBusy, IndexMismatch, IndexMissing
 
     known = (CliError, CorpusError, ModelLoadError, EmptyQuestion, PromptError, IndexMismatch, IndexMissing, BuildBusy,
-             EvalError, LlmUnavailable)
+             EvalError, LlmUnavailable, ScorerError, DatasetError)
     if isinstance(error, known):
         return str(error)
     if isinstance(error, ValidationError):

@@ -21,6 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--compare", type=Path, metavar="OLD.json", help="show what got better and worse since OLD")
     parser.add_argument("--fail-under", action="append", default=[], metavar="METRIC=VALUE",
                         help="exit 1 when METRIC falls below VALUE (repeatable)")
+    parser.add_argument("--part", choices=("all", "report", "development"), default="all",
+                        help="only the items of this part of the by-document split (eval/splits.json)")
+    parser.add_argument("--splits", type=Path, default=None, help="split file (default eval/splits.json)")
     parser.add_argument("--baseline", action="store_true",
                         help="also run a default llama-index pipeline on the same items, side by side")
     parser.add_argument("--from-feedback", nargs="?", const="", metavar="LOG",
@@ -48,9 +51,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     loaded = load_items(args.file)
     for problem in loaded.problems:
         print(f"citebot: {args.file}: {problem} (skipped)", file=sys.stderr)
-    if not loaded.items:
-        raise EvalError(f"{args.file} holds no usable items")
-    report = _run_pipeline(loaded.items, settings, args)
+    items = loaded.items
+    if args.part != "all":
+        from index.datasets import DEFAULT_SPLITS, load_splits, select_part
+
+        items = select_part(items, args.part, load_splits(args.splits or DEFAULT_SPLITS))
+    if not items:
+        raise EvalError(f"{args.file} holds no usable items" + (f" in its {args.part} part" if args.part != "all" else ""))
+    report = _run_pipeline(items, settings, args)
+    report["part"] = args.part
     report["malformed"] = loaded.problems
     _write_outputs(report, args, table, markdown)
     if old is not None:
@@ -66,10 +75,15 @@ def _run_pipeline(items, settings: Settings, args: argparse.Namespace) -> dict:
     from index.evaluate import embedding_similarity, evaluate
     from index.pipeline import Pipeline
 
-    pipeline = Pipeline.open(settings)
+    # Every question is answered and the threshold applied by the eval, so it knows what each declined
+    # answer would have been: the plot and the calibration table need that.
+    pipeline = Pipeline.open(settings.model_copy(update={"min_confidence": 0.0}))
+    threshold = settings.min_confidence if settings.min_confidence is not None else pipeline.calibration.threshold
     similarity = embedding_similarity(pipeline.embedder.encode_passages)
     progress = _progress_bar if sys.stderr.isatty() and not args.json else (lambda values: values)
-    report = evaluate(items, pipeline.ask_traced, similarity, settings.top_k, progress)
+    not_found = pipeline.prompts.render("not_found", question="")
+    report = evaluate(items, pipeline.ask_traced, similarity, settings.top_k, progress, threshold, not_found)
+    report["calibration"] = settings.calibration
     if args.baseline:
         from index.baseline import baseline_asker
 
@@ -85,9 +99,15 @@ def _write_outputs(report: dict, args: argparse.Namespace, table, markdown) -> N
     else:
         print(table(report, baseline))
     if args.report:
+        from index.eval_plot import calibration_markdown, write_plot
+
         args.report.parent.mkdir(parents=True, exist_ok=True)
         args.report.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
-        args.report.with_suffix(".md").write_text(markdown(report, baseline), encoding="utf-8")
+        plot = write_plot(report, args.report.with_suffix(".png"), f"{args.file.name} ({report['part']} part)")
+        text = markdown(report, baseline).replace("\n## Worst items", "\n" + "\n".join(
+            calibration_markdown(report) + ["", f"![answered right against answered]({plot.name})", ""])
+            + "\n## Worst items", 1)
+        args.report.with_suffix(".md").write_text(text, encoding="utf-8")
 
 
 def _read_report(path: Path) -> dict:

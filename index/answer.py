@@ -1,9 +1,8 @@
-"""Compose an extractive answer: the passages' own sentences that best answer the question, each cited.
+"""Compose an extractive answer: the passages' own units that best answer the question, each cited.
 
 Every statement is a verbatim span of the passage it cites, so nothing is said that
-the documents do not say. A unit (sentence or clause) is scored by how much of the
-question's weighted vocabulary it covers, blended with its passage's dense and
-lexical evidence; the best one decides whether the documents answer at all.
+the documents do not say. The learned scorer (index.scorer) ranks the candidate units;
+its calibrated confidence in the best one decides whether the documents answer at all.
 """
 
 from __future__ import annotations
@@ -11,18 +10,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from index.answer_type import expected_kind, holds_new_answer
+from index.features import Candidate, Question, candidates
 from index.lexical import terms
 from index.schema import Answer, Citation, Hit
+from index.scorer import AnswerScorer, Calibration
 
-MIN_ANSWER_WORDS = 4
-DENSE_WEIGHT = 0.6  # cosine of question and text (0.1 off-topic .. 0.7 on the point) ...
-PASSAGE_SHARE = 0.5  # ... taken this much from the whole passage, the rest from the sentence itself
-COVERAGE_WEIGHT = 0.4  # share of the question's IDF weight the unit itself contains
-ANSWER_TYPE_BONUS = 0.05  # the unit holds a date/number/name of the kind asked for ...
-ANSWER_TYPE_PENALTY = 0.10  # ... or, asked for one, holds none
 FOLLOW_ON = re.compile(r"^(These|They|Those|He|She|It|This|Their|His|Her)\b")
-NEAR_BEST = 0.85  # a further unit must score this share of the best to join the answer
+NEAR_BEST = 0.85  # a further unit must be this likely, relative to the best, to join the answer
 NEW_TERMS = 0.15  # ... and add this share of the question's weight not yet covered, or be as complete
 CLOSEST_SHOWN = 3
 TITLE_OVERLAP = 0.8
@@ -36,41 +30,34 @@ class Unit:
     hit_rank: int
     start: int  # offsets in the chunk's text
     end: int
-    score: float
+    score: float  # calibrated probability that this unit answers the question
     covered: frozenset[str]
 
 
-def compose(question: str, weights: dict[str, float], hits: list[Hit], min_confidence: float, max_units: int,
-            not_found_text: str) -> Answer:
-    """The cited answer, or a plain 'not found' with the closest passages.
-
-    `weights` maps the question's terms to their weight as evidence (LexicalIndex.query_weights).
-    """
-    units = _score_units(question, hits, weights)
-    if not units or units[0].score < min_confidence:
-        return _not_found(question, hits, units, not_found_text)
-    chosen = _choose(units, weights, [hit.chunk.doc_id for hit in hits], max_units)
-    return _cite(question, hits, chosen)
+def compose(question: Question, hits: list[Hit], scorer: AnswerScorer, calibration: Calibration,
+            min_confidence: float, max_units: int, not_found_text: str) -> Answer:
+    """The cited answer, or a plain 'not found' with the closest passages."""
+    units = score_units(question, hits, scorer, calibration)
+    confidence = units[0].score if units else 0.0
+    if not units or confidence < min_confidence:
+        return _not_found(question.text, hits, units, not_found_text, confidence)
+    chosen = _choose(units, question.weights, [hit.chunk.doc_id for hit in hits], max_units)
+    return _cite(question.text, hits, chosen, confidence)
 
 
-def _score_units(question: str, hits: list[Hit], weights: dict[str, float]) -> list[Unit]:
-    total = sum(weights.values()) or 1.0
-    kind = expected_kind(question)
-    units, seen = [], set()
-    for rank, hit in enumerate(hits):
-        for (start, end), unit_dense in zip(hit.chunk.sentences, hit.unit_dense):
-            text = hit.chunk.text[start:end]
-            where = (hit.chunk.doc_id, hit.chunk.start + start)
-            if where in seen or len(text.split()) < MIN_ANSWER_WORDS or _restates_title(text, hit.doc.title):
-                continue
-            seen.add(where)
-            covered = frozenset(weights).intersection(terms(text))
-            coverage = sum(weights[t] for t in covered) / total
-            score = DENSE_WEIGHT * (PASSAGE_SHARE * hit.dense + (1 - PASSAGE_SHARE) * unit_dense) + COVERAGE_WEIGHT * coverage
-            if kind is not None:
-                score += ANSWER_TYPE_BONUS if holds_new_answer(kind, text, question) else -ANSWER_TYPE_PENALTY
-            units.append(Unit(rank, start, end, round(score, 4), covered))
+def score_units(question: Question, hits: list[Hit], scorer: AnswerScorer, calibration: Calibration) -> list[Unit]:
+    """Candidate units, most likely answer first; a heading that restates its document's title is left out."""
+    found, features = candidates(question, hits)
+    if not found:
+        return []
+    logits = scorer.logits(features)
+    units = [Unit(c.hit_rank, c.start, c.end, round(calibration.confidence(float(logit)), 4), c.covered)
+             for c, logit in zip(found, logits) if not _restates_title(_text(hits, c), hits[c.hit_rank].doc.title)]
     return sorted(units, key=lambda u: (-u.score, u.hit_rank, u.start))
+
+
+def _text(hits: list[Hit], candidate: Candidate) -> str:
+    return hits[candidate.hit_rank].chunk.text[candidate.start : candidate.end]
 
 
 def _restates_title(text: str, title: str) -> bool:
@@ -97,20 +84,22 @@ def _choose(units: list[Unit], weights: dict[str, float], hits_doc: list[str], m
     return chosen
 
 
-def _cite(question: str, hits: list[Hit], chosen: list[Unit]) -> Answer:
+def _cite(question: str, hits: list[Hit], chosen: list[Unit], confidence: float) -> Answer:
     numbers: dict[int, int] = {}
     statements = []
     for unit in chosen:
         hit = hits[unit.hit_rank]
         n = numbers.setdefault(unit.hit_rank, len(numbers) + 1)
         start = _with_antecedent(hit, unit.start)
-        statement = _without_stray_quotes(hit.chunk.text[start : _with_follow_on(hit, unit.end)].rstrip(TRAILING))
+        span = hit.chunk.text[start : _with_follow_on(hit, unit.end)]
+        statement = _without_stray_quotes(re.sub(r"\s+", " ", span).rstrip(TRAILING))  # a heading's line break too
         statements.append(f"{statement} [{n}]")
     best_score = {}
     for unit in chosen:
         best_score.setdefault(unit.hit_rank, unit.score)
     citations = tuple(_citation(n, hits[rank], best_score[rank]) for rank, n in numbers.items())
-    return Answer(question=question, answer=" ".join(statements), found=True, citations=citations)
+    return Answer(question=question, answer=" ".join(statements), found=True, citations=citations,
+                  confidence=confidence)
 
 
 def _without_stray_quotes(statement: str) -> str:
@@ -147,14 +136,15 @@ def _with_follow_on(hit: Hit, end: int) -> int:
     return end
 
 
-def _not_found(question: str, hits: list[Hit], units: list[Unit], not_found_text: str) -> Answer:
+def _not_found(question: str, hits: list[Hit], units: list[Unit], not_found_text: str, confidence: float) -> Answer:
     """Say so plainly, and offer the passages with the strongest evidence, best first."""
     evidence: dict[int, float] = {}
     for unit in units:
         evidence.setdefault(unit.hit_rank, unit.score)
     closest = sorted(range(len(hits)), key=lambda rank: (-evidence.get(rank, 0.0), rank))[:CLOSEST_SHOWN]
     citations = tuple(_citation(n, hits[rank], evidence.get(rank, 0.0)) for n, rank in enumerate(closest, 1))
-    return Answer(question=question, answer=not_found_text, found=False, citations=citations)
+    return Answer(question=question, answer=not_found_text, found=False, citations=citations,
+                  confidence=confidence)
 
 
 def _citation(n: int, hit: Hit, score: float) -> Citation:

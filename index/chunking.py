@@ -1,8 +1,10 @@
-"""Split a document into quotable units (sentences, or clauses of very long sentences) and pack them into chunks.
+"""Split a document into quotable units and pack them into chunks.
 
 Units are what an extractive answer quotes, so each one is an exact span of the
-document's text. Chunks are runs of whole units sized in the embedding model's own
-word pieces, overlapping by whole units.
+document's text: a sentence (a clause of a very long one), a line of its own such as
+"Chair of the delegation: Christian Sagartz" or a list item, and a short heading
+together with the line under it. Chunks are runs of whole units sized in the embedding
+model's own word pieces, overlapping by whole units.
 """
 
 from __future__ import annotations
@@ -13,10 +15,20 @@ from functools import lru_cache
 
 from index.schema import Chunk, Document, Span
 
-SPLITTER_VERSION = "paragraph-punkt-clause/1"
+SPLITTER_VERSION = "paragraph-punkt-clause-heading/2"
 LONG_SENTENCE_WORDS = 45  # resolutions run to 150-word sentences of "; whereas" clauses
 MIN_UNIT_WORDS = 3
 SPECIAL_TOKENS = 3  # [CLS], [SEP] and the line break after the title
+HEADING_WORDS = 12  # a short paragraph without closing punctuation heads the one below it
+CLOSING = re.compile(r"[.!?;:,][\"'”’)\]]*$")
+# Punkt as bundled knows no abbreviations: "Art. 19", "5 Jan. 2019" and "the U.S. Senate" were cut in two.
+# These are common English ones, not this corpus's; initials ("J. R. Smith") punkt handles itself.
+ABBREVIATIONS = frozenset(
+    "no nos art arts para paras vol vols pp ch sec fig figs ca approx cf vs etc e.g i.e al "
+    "jan feb mar apr jun jul aug sep sept oct nov dec mon tue wed thu fri sat sun "
+    "mr mrs ms dr prof st jr sr gen col lt sgt capt sen rep gov pres hon rev "
+    "inc ltd co corp dept univ assn est no.s u.s u.k u.n e.u u.s.a".split()
+)
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
@@ -26,18 +38,45 @@ def _punkt():
     # llama-index bundles NLTK's punkt model, so nothing is downloaded.
     from llama_index.core.utils import globals_helper
 
-    return globals_helper.punkt_tokenizer
+    tokenizer = globals_helper.punkt_tokenizer
+    tokenizer._params.abbrev_types.update(ABBREVIATIONS)
+    return tokenizer
 
 
 def quotable_units(text: str) -> list[Span]:
-    """Offsets of the sentences (clauses, for very long ones) of `text`, paragraph by paragraph."""
+    """Offsets of the units of `text`, paragraph by paragraph; a heading joins the first unit below it."""
     units: list[Span] = []
-    for paragraph in re.finditer(r"[^\n]+", text):
+    paragraphs = list(re.finditer(r"[^\n]+", text))
+    heading: int | None = None
+    for at, paragraph in enumerate(paragraphs):
         base = paragraph.start()
-        sentences = _punkt().span_tokenize(paragraph.group())
-        spans = [span for s, e in sentences for span in _clauses(text, base + s, base + e)]
-        units.extend(_merge_fragments(text, spans))
+        spans = [span for s, e in _sentences(paragraph.group()) for span in _clauses(text, base + s, base + e)]
+        merged = _merge_fragments(text, spans)
+        if heading is not None and merged:
+            merged[0] = (heading, merged[0][1])
+            heading = None
+        following = paragraphs[at + 1].group() if at + 1 < len(paragraphs) else ""
+        if _is_heading(paragraph.group()) and following and not _is_heading(following):
+            heading = paragraph.start()
+        else:
+            units.extend(merged)
     return units
+
+
+def _sentences(paragraph: str) -> list[Span]:
+    """Punkt's sentences, rejoined where it cut before a lower-case word ("the Alga! opposition party")."""
+    sentences: list[Span] = []
+    for start, end in _punkt().span_tokenize(paragraph):
+        if sentences and paragraph[start : start + 1].islower():
+            sentences[-1] = (sentences[-1][0], end)
+        else:
+            sentences.append((start, end))
+    return sentences
+
+
+def _is_heading(paragraph: str) -> bool:
+    words = paragraph.split()
+    return 0 < len(words) <= HEADING_WORDS and not CLOSING.search(paragraph.strip()) and paragraph[:1].isupper()
 
 
 def _clauses(text: str, start: int, end: int) -> list[Span]:

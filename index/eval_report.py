@@ -15,6 +15,8 @@ LABELS = {
     "answer_similarity": "answer similarity",
     "abstention_accuracy": "abstention accuracy",
     "answered_rate": "answerable answered",
+    "handled_right": "handled right",
+    "unanswerable_declined": "unanswerable declined",
     "answer_words": "words per answer",
     "latency_p50_ms": "latency p50 (ms)",
     "latency_p95_ms": "latency p95 (ms)",

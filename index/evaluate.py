@@ -14,7 +14,7 @@ import re
 import statistics
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from index.schema import Answer, Hit
 MARKER = re.compile(r"\s*\[\d+\]")
 # Higher is better for every metric but latency.
 METRICS = ("hit_at_k", "mrr", "citation_precision", "citation_recall", "answer_contains", "answer_similarity",
-           "abstention_accuracy", "answered_rate")
+           "abstention_accuracy", "answered_rate", "handled_right", "unanswerable_declined")
 WORDS = re.compile(r"\w+")
 
 
@@ -59,6 +59,9 @@ class ItemResult:
     abstention_correct: float = 0.0
     latency_ms: float = 0.0
     answer_words: int = 0  # length of a found answer, markers aside
+    confidence: float = 0.0
+    right_if_answered: bool | None = None  # would the best answer be right, whatever the threshold (plot, calibration)
+    handled_right: float | None = None  # answered with an expected answer, or declined when unanswerable
 
 
 @dataclass
@@ -137,16 +140,33 @@ Similarity = Callable[[str, str], float]
 
 
 def evaluate(items: list[EvalItem], ask: Asker, similarity: Similarity | None, k: int,
-             progress: Callable[[Iterable[EvalItem]], Iterable[EvalItem]] = lambda x: x) -> dict[str, Any]:
-    """Run every item through `ask` (answer and ranked hits or document ids) and score it."""
+             progress: Callable[[Iterable[EvalItem]], Iterable[EvalItem]] = lambda x: x,
+             threshold: float | None = None, not_found_text: str = "") -> dict[str, Any]:
+    """Run every item through `ask` (answer and ranked hits or document ids) and score it.
+
+    With a `threshold`, `ask` answers every question and the threshold is applied here, so
+    the report also knows whether each declined answer would have been right: what the
+    plot of answered-right against answered, and the calibration table, are drawn from.
+    """
     results = []
     for item in progress(items):
         start = time.perf_counter()
         answer, ranked = ask(item.question)
         latency = (time.perf_counter() - start) * 1000
         retrieved = _ranked_docs(ranked)
-        results.append(score_item(item, answer, retrieved, k, similarity, latency))
-    return {"k": k, "items": len(results), "metrics": summarise(results), "results": [asdict(r) for r in results]}
+        right = None if item.unanswerable or not item.must_contain else _contains(answer, item.must_contain)
+        if threshold is not None and answer.found and answer.confidence < threshold:
+            answer = replace(answer, found=False, answer=not_found_text, citations=())
+        result = score_item(item, answer, retrieved, k, similarity, latency)
+        result.right_if_answered = False if item.unanswerable else right
+        results.append(result)
+    return {"k": k, "items": len(results), "threshold": threshold, "metrics": summarise(results),
+            "results": [asdict(r) for r in results]}
+
+
+def _contains(answer: Answer, expected: tuple[str, ...]) -> bool:
+    text = answer.answer.lower() if answer.found else ""
+    return any(m.lower() in text for m in expected)
 
 
 def _ranked_docs(ranked: list[Hit] | list[str]) -> list[str]:
@@ -166,7 +186,8 @@ def score_item(item: EvalItem, answer: Answer, retrieved: list[str], k: int, sim
                         answer=answer.answer, expected=item.answer, gold_docs=gold, cited_docs=cited,
                         retrieved_docs=retrieved, latency_ms=round(latency_ms, 2),
                         answer_words=len(WORDS.findall(MARKER.sub("", answer.answer))) if answer.found else 0,
-                        abstention_correct=float(answer.found != item.unanswerable))
+                        abstention_correct=float(answer.found != item.unanswerable),
+                        confidence=answer.confidence)
     if gold and not item.unanswerable:
         ranks = [i for i, doc in enumerate(retrieved, 1) if _is_gold(doc, gold)]
         result.hit = float(bool(ranks) and ranks[0] <= k)
@@ -176,8 +197,11 @@ def score_item(item: EvalItem, answer: Answer, retrieved: list[str], k: int, sim
         if cited:
             result.citation_precision = sum(_is_gold(doc, gold) for doc in cited) / len(cited)
     if item.must_contain and not item.unanswerable:
-        text = answer.answer.lower() if answer.found else ""
-        result.contains = float(any(m.lower() in text for m in item.must_contain))
+        result.contains = float(_contains(answer, item.must_contain))
+    if item.unanswerable:
+        result.handled_right = float(not answer.found)
+    elif result.contains is not None:
+        result.handled_right = result.contains
     if item.answer and not item.unanswerable and similarity is not None:
         result.similarity = round(similarity(MARKER.sub("", answer.answer), item.answer), 4) if answer.found else 0.0
     return result
@@ -204,6 +228,8 @@ def summarise(results: list[ItemResult]) -> dict[str, float | None]:
         "answer_similarity": mean([r.similarity for r in results]),
         "abstention_accuracy": mean([r.abstention_correct for r in results]),
         "answered_rate": mean([float(r.found) for r in answerable]),
+        "handled_right": mean([r.handled_right for r in results]),
+        "unanswerable_declined": mean([float(not r.found) for r in results if r.unanswerable]),
         "answer_words": mean([float(r.answer_words) for r in results if r.found]),
         "latency_p50_ms": round(percentile(latencies, 0.5), 2) if latencies else None,
         "latency_p95_ms": round(percentile(latencies, 0.95), 2) if latencies else None,

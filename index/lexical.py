@@ -20,6 +20,11 @@ LEXICAL_VERSION = "snowball-en/stopwords-en-plus/1"  # change when terms() would
 # apart: "spend"/"suspend" 0.83, "bread"/"broad" 0.8, and "treat"/"treati" (treaty) is a prefix.
 SPELLING_CUTOFF = 0.85
 UNKNOWN_WORD_WEIGHT = 1.0  # about the IDF of a word in a third of the passages
+# Chat-style questions shorten: "kz" for Kazakhstan. A short unknown token is read as the most
+# frequent corpus term that starts with its first letter and holds its other letters in order,
+# among terms in at least this share of passages; otherwise it is weak evidence, not a strong name.
+SHORT_TOKEN = 3
+ABBREVIATED_TERM_SHARE = 0.05
 # Question words carry no topic; without them "why is X in prison" matches on X and prison.
 # So do the verbs that frame a question ("what happened at X", "what did they say about X"),
 # and particles ("locked up").
@@ -60,6 +65,13 @@ def _stem(word: str) -> str:
 def content_words(text: str) -> list[str]:
     """Lower-cased words, stopwords and single letters dropped."""
     return [w for w in WORD.findall(text.lower()) if w not in _stopwords() and (len(w) > 1 or w.isdigit())]
+
+
+def _is_clitic_form(word: str) -> bool:
+    """ "whats", "whos", "dont": a stopword with its apostrophe dropped, as people type in chats."""
+    stopwords = _stopwords()
+    return word not in stopwords and (word[:-1] in stopwords and word.endswith("s")
+                                      or word.endswith("nt") and (word[:-2] in stopwords or word[:-1] in stopwords))
 
 
 def terms(text: str) -> list[str]:
@@ -108,8 +120,12 @@ class LexicalIndex:
         """
         weights: dict[str, float] = {}
         for word in content_words(question):
+            if _is_clitic_form(word):
+                continue
             stem = _stem(word)
             common = is_common_word(word) or is_common_word(stem)  # "invests" is not listed, "invest" is
+            if stem not in self._doc_freq and len(word) <= SHORT_TOKEN and word.isalpha():
+                stem, common = self._expanded(word) or stem, True
             if stem not in self._doc_freq and not common:
                 stem = self._closest(stem) or stem
             if stem in self._doc_freq or not common:
@@ -117,6 +133,14 @@ class LexicalIndex:
             else:
                 weights[stem] = UNKNOWN_WORD_WEIGHT
         return weights
+
+    def _expanded(self, short: str) -> str | None:
+        """The frequent corpus term a chat abbreviation stands for ("kz" → "kazakhstan"), if one does."""
+        floor = ABBREVIATED_TERM_SHARE * len(self._chunk_ids)
+        pattern = re.compile(".*".join(map(re.escape, short)))
+        found = [t for t, df in self._doc_freq.items()
+                 if df >= floor and t[:1] == short[:1] and len(t) >= 2 * len(short) and pattern.match(t)]
+        return max(found, key=lambda t: (self._doc_freq[t], t), default=None)
 
     def _closest(self, term: str) -> str | None:
         if len(term) < 5 or term.isdigit():
@@ -148,6 +172,10 @@ class LexicalIndex:
             matched = matched[np.argpartition(-scores[matched], k - 1)[:k]]
         best = sorted(matched.tolist(), key=lambda row: (-scores[row], row))
         return [(int(self._chunk_ids[row]), float(scores[row])) for row in best]
+
+    def knows(self, term: str) -> bool:
+        """Does any passage use the term?"""
+        return term in self._doc_freq
 
     def idf(self, term: str) -> float:
         """Inverse document frequency; a term the corpus never uses weighs most."""

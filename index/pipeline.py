@@ -8,6 +8,7 @@ import threading
 
 from index.answer import compose
 from index.answer_type import type_noun
+from index.features import Question
 from index.lexical import terms
 from index.llm import LlmAnswerer
 from index.build import expected_meta
@@ -15,6 +16,7 @@ from index.encoders import Encoder, open_encoder
 from index.prompts import Prompts, load_prompts
 from index.retrieve import retrieve
 from index.schema import Answer, Hit
+from index.scorer import AnswerScorer, ScorerError
 from index.settings import Settings
 from index.store import IndexMismatch, IndexMissing, IndexStore, current_version
 
@@ -34,11 +36,15 @@ class Pipeline:
     """Holds the loaded model, index and templates; `ask` is safe to call from many threads."""
 
     def __init__(self, settings: Settings, embedder: Encoder, store: IndexStore, prompts: Prompts,
-                 generator: LlmAnswerer | None = None) -> None:
+                 scorer: AnswerScorer | None, generator: LlmAnswerer | None = None) -> None:
         self.settings = settings
         self.embedder = embedder
         self.store = store
         self.prompts = prompts
+        self.scorer = scorer  # None only while training one: `evidence` works, `ask` does not
+        self.calibration = scorer.calibration(settings.calibration) if scorer is not None else None
+        self.min_confidence = settings.min_confidence if settings.min_confidence is not None \
+            else self.calibration.threshold if self.calibration is not None else 0.5
         self.generator = generator  # the optional LLM; None answers extractively
         self._reload_lock = threading.Lock()
 
@@ -66,8 +72,9 @@ class Pipeline:
         """Load the index first, so a missing or stale one is reported before the slow model load."""
         store = IndexStore.load(settings.index_dir, expected_meta(settings))
         prompts = load_prompts(settings.prompts_dir)
+        scorer = AnswerScorer.load(settings.answer_model)
         generator = LlmAnswerer.from_settings(settings, prompts) if settings.llm_provider == "openai" else None
-        return cls(settings, embedder or open_encoder(settings), store, prompts, generator)
+        return cls(settings, embedder or open_encoder(settings), store, prompts, scorer, generator)
 
     def search(self, question: str) -> list[Hit]:
         question = normalise_question(question)
@@ -80,6 +87,18 @@ class Pipeline:
 
     def ask_traced(self, question: str, previous: str | None = None) -> tuple[Answer, list[Hit]]:
         """The answer and the passages retrieved for it, in rank order (for evaluation)."""
+        if self.scorer is None:
+            raise ScorerError("no answer model is loaded; run `citebot train`")
+        asked, hits = self.evidence(question, previous)
+        not_found = self.prompts.render("not_found", question=asked.text)
+        answer = compose(asked, hits, self.scorer, self.calibration, self.min_confidence,
+                         self.settings.answer_sentences, not_found)
+        if answer.found and self.generator is not None:  # the evidence suffices: let the LLM word it
+            answer = self.generator.answer(answer, hits, not_found)
+        return answer, hits
+
+    def evidence(self, question: str, previous: str | None = None) -> tuple[Question, list[Hit]]:
+        """The question with its term weights, and the passages retrieved for it (what the scorer reads)."""
         question = normalise_question(question)
         store = self.refresh()
         weights = self._weights(store, question)
@@ -89,12 +108,8 @@ class Pipeline:
                 weights.setdefault(term, weight * FOLLOW_UP_WEIGHT)
             search_text = f"{previous} {question}"
         hits = self._search(store, search_text, weights)
-        not_found = self.prompts.render("not_found", question=question)
-        answer = compose(question, weights, hits, self.settings.min_confidence, self.settings.answer_sentences,
-                         not_found)
-        if answer.found and self.generator is not None:  # the evidence suffices: let the LLM word it
-            answer = self.generator.answer(answer, hits, not_found)
-        return answer, hits
+        unknown = frozenset(t for t in weights if not store.lexical.knows(t))
+        return Question(question, weights, unknown), hits
 
     def _weights(self, store: IndexStore, question: str) -> dict[str, float]:
         weights = store.lexical.query_weights(question, self.embedder.is_common_word)

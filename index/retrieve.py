@@ -28,14 +28,18 @@ def retrieve(query_terms: Iterable[str], query_vector: np.ndarray, store: IndexS
     # (a paraphrase only the encoder sees, a date only BM25 sees) must still be considered.
     champions = {chunk_id for ranking in (dense, lexical) for chunk_id, _ in ranking[:EACH_RETRIEVERS_BEST]}
     best = [chunk_id for rank, chunk_id in enumerate(ranked) if rank < top_k or chunk_id in champions]
-    return [_hit(store, chunk_id, query_vector, dense_scores) for chunk_id in best]
+    ranks = [{chunk_id: rank for rank, (chunk_id, _) in enumerate(ranking)} for ranking in (dense, lexical)]
+    return [_hit(store, chunk_id, query_vector, dense_scores, ranks) for chunk_id in best]
 
 
-def _hit(store: IndexStore, chunk_id: int, query_vector: np.ndarray, dense_scores: dict[int, float]) -> Hit:
+def _hit(store: IndexStore, chunk_id: int, query_vector: np.ndarray, dense_scores: dict[int, float],
+         ranks: list[dict[int, int]]) -> Hit:
     chunk = store.chunks[chunk_id]  # parsed from disk: once per hit
     return Hit(
         chunk=chunk,
         doc=store.doc_info(chunk.doc_id),
         dense=dense_scores.get(chunk_id, store.cosine(query_vector, chunk_id)),
         unit_dense=store.unit_cosines(query_vector, chunk),
+        dense_rank=ranks[0].get(chunk_id),
+        lexical_rank=ranks[1].get(chunk_id),
     )

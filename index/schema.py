@@ -59,6 +59,8 @@ class Hit:
     doc: DocInfo
     dense: float  # cosine similarity of question and passage
     unit_dense: tuple[float, ...]  # cosine of question and each of chunk.sentences
+    dense_rank: int | None = None  # the passage's place in each retriever's list, from 0; None: not proposed
+    lexical_rank: int | None = None
 
 
 @dataclass(frozen=True)
@@ -78,11 +80,13 @@ class Answer:
     answer: str
     found: bool
     citations: tuple[Citation, ...] = field(default_factory=tuple)
+    confidence: float = 0.0  # the scorer's calibrated probability that the best unit answers the question
 
     def to_json(self) -> dict[str, Any]:
         return {
             "question": self.question,
             "answer": self.answer,
             "found": self.found,
+            "confidence": self.confidence,
             "citations": [asdict(c) for c in self.citations],
         }

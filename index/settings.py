@@ -55,10 +55,21 @@ class Settings(BaseSettings):
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant: larger flattens the rank weighting.")
     top_k: int = Field(5, ge=1, le=20, description="Passages the answer may draw its sentences from.")
     answer_sentences: int = Field(3, ge=1, le=10, description="Most sentences in an extractive answer.")
-    min_confidence: float = Field(
-        0.55,
-        description="Evidence score under which the answer is 'not found'. Calibrated by bench/calibrate.py "
-        "on eval/qa.jsonl, answerable and unanswerable questions alike.",
+    min_confidence: float | None = Field(
+        None, ge=0, le=1,
+        description="Confidence (the answer model's calibrated probability that its answer is right) under which "
+        "the answer is 'not found'. Empty: the threshold `citebot train` chose on validation data, stored with "
+        "the model.",
+    )
+    answer_model: Path = Field(
+        Path(__file__).resolve().parent / "models" / "answer_scorer.json",
+        description="The answer scorer written by `citebot train` (JSON: features, coefficients, calibration, "
+        "threshold, and the card saying what it was fitted on).",
+    )
+    calibration: str = Field(
+        "corpus",
+        description="Which of the answer model's calibrations turns scores into confidence, with its threshold: "
+        "'corpus', fitted on eval/qa.jsonl over corpus/, or another labelled set `citebot train` read ('squad2').",
     )
     prompts_dir: Path = Field(
         Path(__file__).resolve().parent.parent / "prompts", description="Folder of answer and not-found templates."

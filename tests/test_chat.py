@@ -33,3 +33,8 @@ def test_chat_guides_on_odd_input(pipeline):
     assert "Type a question, or /help." in out
     assert "the question is empty" in out
     assert "never read" not in out
+
+
+def test_chat_reads_a_follow_up_with_the_question_before(pipeline):
+    out = chat(pipeline, ["why is maks bokayev in prison", "and where did the eu delegation visit him?"])
+    assert "Petropavlovsk" in out

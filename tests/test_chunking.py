@@ -51,3 +51,33 @@ def test_every_chunk_of_the_corpus_keeps_document_metadata(pipeline):
         assert doc["title"] and doc["content_hash"]
         assert chunk.chunk_id in doc["chunk_ids"]
     assert len(pipeline.store.docs) == 5
+
+
+def _units_of(path: str) -> list[str]:
+    from pathlib import Path
+
+    from index.chunking import quotable_units
+    from index.readers import read_document
+
+    doc = read_document(Path(__file__).resolve().parent.parent / "corpus" / path, path, 10**8)
+    return [doc.text[s:e] for s, e in quotable_units(doc.text)]
+
+
+def test_a_heading_stays_with_the_label_line_under_it():
+    units = _units_of("2022-08-24-ep-press-release-droi-visit-kazakhstan.txt")
+    assert any(u.startswith("Composition of the delegation\n\nChair of the delegation: Christian Sagartz") for u in units)
+
+
+def test_a_name_with_an_exclamation_mark_is_not_cut():
+    units = _units_of("2019-03-ep-motion-for-resolution-b8-0205-2019.txt")
+    assert "welcomes the release on parole of the Alga! opposition party leader Vladimir Kozlov;" in units
+
+
+def test_abbreviations_and_initials_do_not_end_a_sentence():
+    from index.chunking import quotable_units
+
+    text = ("He cited Art. 19 of the Covenant. See No. 5 of the list. J. R. Smith and the U.S. government met on "
+            "5 Jan. 2019 in Washington. Mr. Kozlov said so.")
+    assert [text[s:e] for s, e in quotable_units(text)] == [
+        "He cited Art. 19 of the Covenant.", "See No. 5 of the list.",
+        "J. R. Smith and the U.S. government met on 5 Jan. 2019 in Washington.", "Mr. Kozlov said so."]

@@ -49,7 +49,7 @@ def test_approximate_index_reaches_the_recall_target_for_real_questions(real_vec
     exact = faiss.IndexFlatIP(vectors.shape[1])
     exact.add(vectors)
     truth = ids[exact.search(questions, 10)[1]]
-    assert recall_at(index, questions, truth) >= 0.95
+    assert recall_at(index, questions, truth) >= 0.95 - 1e-9  # 1007 of 1060 is 0.95, short by a rounding
     index.nprobe = 1
     assert recall_at(index, questions, truth) < 0.95  # so the check above can fail
 

@@ -1,0 +1,64 @@
+"""`citebot train`: fit the answer scorer on the development part of the labelled sets, write its JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from index.settings import Settings
+
+SQUAD = Path("../shared/datasets/squad2-train8/squad2-8-articles.json")
+SQUAD_WORK = Path(".citebot/squad")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--items", type=Path, default=Path("eval/qa.jsonl"),
+                        help="labelled questions over the corpus (default eval/qa.jsonl)")
+    parser.add_argument("--squad", type=Path, default=SQUAD,
+                        help=f"a SQuAD 2.0 file to add as a second labelled set (default {SQUAD})")
+    parser.add_argument("--splits", type=Path, default=None, help="split file (default eval/splits.json)")
+    parser.add_argument("--out", type=Path, default=None, help="model file (default: CITEBOT_ANSWER_MODEL)")
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    from index.build import update_index
+    from index.datasets import DEFAULT_SPLITS, load_splits, squad_to_corpus
+    from index.encoders import open_encoder
+    from index.evaluate import load_items
+    from index.train import data_card, fit, labelled_questions, write_model
+
+    report_docs = load_splits(args.splits or DEFAULT_SPLITS)
+    sets = [("corpus", settings, args.items)]
+    if args.squad.is_file():
+        corpus, items = squad_to_corpus(args.squad, SQUAD_WORK)
+        sets.append(("squad2", settings.model_copy(update={"corpus_dir": corpus, "index_dir": SQUAD_WORK / "index"}),
+                     items))
+    else:
+        print(f"citebot: {args.squad} not found; training on {args.items} alone", file=sys.stderr)
+    encoder = open_encoder(settings, export_if_missing=True)
+    rows, loaded = [], {}
+    for name, set_settings, items_path in sets:
+        update_index(set_settings, lambda: encoder)
+        loaded[name] = load_items(items_path).items
+        pipeline = _evidence_pipeline(set_settings, encoder)
+        print(f"citebot: reading {name} ({items_path})", file=sys.stderr)
+        rows += labelled_questions(name, loaded[name], pipeline.evidence, report_docs)
+    scorer, figures = fit(rows, data_card(loaded, report_docs))
+    out = args.out or settings.answer_model
+    write_model(scorer, out)
+    print(json.dumps(figures, indent=1))
+    thresholds = ", ".join(f"{name} {c.threshold}" for name, c in scorer.calibrations.items())
+    print(f"citebot: wrote {out} (thresholds: {thresholds})", file=sys.stderr)
+    return 0
+
+
+def _evidence_pipeline(settings: Settings, encoder):
+    from index.pipeline import Pipeline
+    from index.prompts import load_prompts
+    from index.build import expected_meta
+    from index.store import IndexStore
+
+    store = IndexStore.load(settings.index_dir, expected_meta(settings))
+    return Pipeline(settings, encoder, store, load_prompts(settings.prompts_dir), None)

@@ -1,0 +1,134 @@
+"""What the answer scorer knows about each candidate unit: one row of numbers per unit of the retrieved passages.
+
+The features are those a reader weighs: does the unit say what the question asks about
+(cosines, the question's weighted terms, its rarest terms, its names, numbers and
+dates), does it add something the question does not already say (an answer of the
+asked kind, new words), how strongly retrieval found its passage, and how it compares
+with the best of the other candidates. A question that swaps one name or date for
+another, the typical unanswerable one, shows as a specific term missing from every
+candidate, or as a term the corpus never uses at all.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from index.answer_type import expected_kind, holds_new_answer
+from index.lexical import terms
+from index.schema import Hit
+
+FEATURES = (
+    "unit_cosine", "passage_cosine", "unit_cosine_gap", "passage_cosine_gap",
+    "coverage", "passage_coverage", "document_coverage", "coverage_gap", "unit_bm25",
+    "rarest_in_unit", "rarest_in_passage", "specifics_missing_unit", "specifics_missing_passage",
+    "unknown_terms", "type_match", "type_missing", "new_words",
+    "dense_rank", "lexical_rank", "hit_rank", "unit_words", "question_terms", "label_line",
+)
+MIN_WORDS = 3  # shorter units are scraps, unless a "Label: value" line
+BM25_K1, BM25_B, MEAN_UNIT_TERMS = 1.2, 0.75, 12.0
+RAREST = 2  # the question's rarest terms: the ones a look-alike unanswerable question changes
+LABEL_LINE = re.compile(r"^[A-Z][^.:!?\n]{1,60}:\s+\S")
+SPECIFIC = re.compile(r"(?<!^)(?<![.!?]\s)\b([A-Z][\w'-]*|\d[\d,.]*)")
+
+
+@dataclass(frozen=True)
+class Question:
+    """A question's text with the term statistics the features need."""
+
+    text: str
+    weights: dict[str, float]  # term → weight as evidence (LexicalIndex.query_weights)
+    unknown: frozenset[str]  # terms no passage uses
+
+    @property
+    def specifics(self) -> frozenset[str]:
+        """Terms of its names and numbers (words capitalised mid-sentence, figures)."""
+        return frozenset(t for word in SPECIFIC.findall(self.text) for t in terms(word)) & set(self.weights)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A quotable unit of a retrieved passage."""
+
+    hit_rank: int
+    start: int  # offsets in the passage's text
+    end: int
+    covered: frozenset[str]  # question terms the unit contains
+
+
+def candidates(question: Question, hits: list[Hit]) -> tuple[list[Candidate], np.ndarray]:
+    """Every distinct unit of the hits, with one feature row each (columns in FEATURES order)."""
+    weights = question.weights
+    total = sum(weights.values()) or 1.0
+    kind = expected_kind(question.text)
+    rarest = frozenset(sorted(weights, key=lambda t: (-weights[t], t))[:RAREST])
+    specifics = question.specifics
+    specific_weight = sum(weights[t] for t in specifics) or 1.0
+    unknown_share = sum(weights[t] for t in question.unknown) / total
+    found: list[Candidate] = []
+    rows: list[list[float]] = []
+    seen: set[tuple[str, int]] = set()
+    passage_terms = [frozenset(weights).intersection(terms(hit.chunk.text)) for hit in hits]
+    # What the retrieved passages of one document say together: a name defined a paragraph above counts.
+    in_document: dict[str, frozenset[str]] = {}
+    for hit, found_terms in zip(hits, passage_terms):
+        in_document[hit.chunk.doc_id] = in_document.get(hit.chunk.doc_id, frozenset()) | found_terms
+    for rank, hit in enumerate(hits):
+        in_passage = passage_terms[rank]
+        document_share = sum(weights[t] for t in in_document[hit.chunk.doc_id]) / total
+        for (start, end), unit_dense in zip(hit.chunk.sentences, hit.unit_dense):
+            text = hit.chunk.text[start:end]
+            where = (hit.chunk.doc_id, hit.chunk.start + start)
+            words = len(text.split())
+            label = bool(LABEL_LINE.match(text))
+            if where in seen or (words < MIN_WORDS and not (label and words >= 2)):
+                continue
+            seen.add(where)
+            unit_terms = terms(text)
+            covered = frozenset(weights).intersection(unit_terms)
+            found.append(Candidate(rank, start, end, covered))
+            rows.append([
+                unit_dense, hit.dense, 0.0, 0.0,
+                sum(weights[t] for t in covered) / total, sum(weights[t] for t in in_passage) / total,
+                document_share, 0.0,
+                _bm25(weights, unit_terms) / total,
+                len(rarest & covered) / max(1, len(rarest)), len(rarest & in_passage) / max(1, len(rarest)),
+                sum(weights[t] for t in specifics - covered) / specific_weight,
+                sum(weights[t] for t in specifics - in_passage) / specific_weight,
+                unknown_share,
+                float(kind is not None and holds_new_answer(kind, text, question.text)),
+                float(kind is not None and not holds_new_answer(kind, text, question.text)),
+                sum(t not in weights for t in unit_terms) / max(1, len(unit_terms)),
+                _reciprocal(hit.dense_rank), _reciprocal(hit.lexical_rank), 1.0 / (1 + rank),
+                math.log1p(words), math.log1p(len(weights)), float(label),
+            ])
+    matrix = np.asarray(rows, dtype=np.float64).reshape(-1, len(FEATURES))
+    _fill_gaps(matrix)
+    return found, matrix
+
+
+def _bm25(weights: dict[str, float], unit_terms: list[str]) -> float:
+    length = len(unit_terms) or 1
+    score = 0.0
+    for term, weight in weights.items():
+        tf = unit_terms.count(term)
+        if tf:
+            score += weight * tf * (BM25_K1 + 1) / (tf + BM25_K1 * (1 - BM25_B + BM25_B * length / MEAN_UNIT_TERMS))
+    return score
+
+
+def _reciprocal(rank: int | None) -> float:
+    return 0.0 if rank is None else 1.0 / (1 + rank)
+
+
+def _fill_gaps(matrix: np.ndarray) -> None:
+    """How far each unit falls behind the best candidate on the main evidence (0 for the best)."""
+    if not len(matrix):
+        return
+    column = {name: i for i, name in enumerate(FEATURES)}
+    for value, gap in (("unit_cosine", "unit_cosine_gap"), ("passage_cosine", "passage_cosine_gap"),
+                       ("coverage", "coverage_gap")):
+        matrix[:, column[gap]] = matrix[:, column[value]].max() - matrix[:, column[value]]

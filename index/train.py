@@ -1,0 +1,202 @@
+"""Fit the answer scorer on labelled questions: `citebot train` / `make train`.
+
+Only the development part of each labelled set is read (index.datasets: split by
+document). Gradient-boosted trees (scikit-learn) learn which candidate unit holds the
+answer; they beat a logistic regression on the same features by 2-4 points of
+cross-validated accuracy, and are exported as plain arrays (index.scorer.Trees). Its
+threshold and calibration come from cross-validation over documents: each document's
+questions are scored by a model fitted without that document, so the threshold is
+chosen on predictions for documents the model never saw, as in use. The final model is
+then fitted on all development documents. The same data gives the same file.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from index.datasets import DEVELOPMENT, describe, document_of, select_part
+from index.evaluate import EvalItem
+from index.features import FEATURES, candidates
+from index.scorer import AnswerScorer, Calibration, Trees
+
+FOLDS = 6
+TREES = {"max_iter": 200, "learning_rate": 0.05, "max_leaf_nodes": 15, "early_stopping": False, "random_state": 0}
+GOAL = ("for each labelled set, the threshold that handles the most of its development questions right (answered "
+        "with a correct answer, or declined when unanswerable), on cross-validated predictions")
+
+
+@dataclass(frozen=True)
+class Labelled:
+    """One question's candidate units: features, which hold an answer, and where it comes from."""
+
+    dataset: str
+    document: str
+    answerable: bool
+    features: np.ndarray
+    holds_answer: np.ndarray  # one bool per unit
+
+
+def normalised(text: str) -> str:
+    """SQuAD's answer normalisation: lower case, no punctuation, articles or extra spaces."""
+    text = "".join(ch for ch in text.lower() if ch not in string.punctuation and ch not in "“”‘’")
+    return " ".join(re.sub(r"\b(a|an|the)\b", " ", text).split())
+
+
+def holds(text: str, answers: tuple[str, ...]) -> bool:
+    unit = f" {normalised(text)} "
+    return any(f" {normalised(a)} " in unit for a in answers if normalised(a))
+
+
+def labelled_questions(name: str, items: list[EvalItem], evidence: Callable, report_docs: frozenset[str],
+                       progress: Callable = lambda x: x) -> list[Labelled]:
+    """Run each development item through retrieval and feature extraction; label its units."""
+    rows = []
+    for item in progress(select_part(items, DEVELOPMENT, report_docs)):
+        question, hits = evidence(item.question)
+        found, features = candidates(question, hits)
+        labels = np.asarray([not item.unanswerable and holds(hits[c.hit_rank].chunk.text[c.start : c.end],
+                                                             item.must_contain) for c in found], dtype=bool)
+        rows.append(Labelled(name, document_of(item), not item.unanswerable, features, labels))
+    return rows
+
+
+def fit(rows: list[Labelled], data_card: dict[str, Any]) -> tuple[AnswerScorer, dict[str, Any]]:
+    """The scorer, with a calibration and threshold per labelled set from cross-validation over documents.
+
+    One set's questions can be far harder to decline than another's (SQuAD's unanswerable
+    questions were written to look answerable), so a threshold fitted to both serves neither.
+    """
+    top_logits = _cross_validated_top_logits(rows)
+    correct = np.asarray([r.answerable and bool(r.holds_answer[i]) if i >= 0 else False
+                          for r, (_, i) in zip(rows, top_logits)])
+    logits = np.asarray([logit for logit, _ in top_logits])
+    answerable = np.asarray([r.answerable for r in rows])
+    calibrations, figures, tables = {}, {}, {}
+    for name in sorted({r.dataset for r in rows}):
+        mask = np.asarray([r.dataset == name for r in rows])
+        slope, bias = _platt(logits[mask], correct[mask])
+        confidence = 1 / (1 + np.exp(-(slope * logits[mask] + bias)))
+        threshold = _best_threshold(confidence, correct[mask], answerable[mask])
+        calibrations[name] = Calibration(slope, bias, threshold)
+        figures[name] = {"threshold": threshold, **{k: round(v, 4) for k, v in
+                                                    handled(confidence, correct[mask], answerable[mask], threshold).items()}}
+        tables[name] = calibration_table(confidence, correct[mask])
+    card = {"goal": GOAL, "cross_validated": figures, "calibration_tables": tables, "data": data_card,
+            "folds": FOLDS, "trees": TREES, "libraries": _libraries()}
+    return AnswerScorer(_fit_units(rows), calibrations, card), figures
+
+
+def _stack(rows: list[Labelled]) -> tuple[np.ndarray, np.ndarray]:
+    features = np.concatenate([r.features for r in rows]) if rows else np.zeros((0, len(FEATURES)))
+    return features, np.concatenate([r.holds_answer for r in rows]) if rows else np.zeros(0, bool)
+
+
+def _fit_units(rows: list[Labelled]) -> Trees:
+    """Trees scoring each unit; checked to give scikit-learn's own scores before they are used."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    features, labels = _stack(rows)
+    if labels.all() or not labels.any():
+        raise ValueError("the labelled units are all of one class; more labelled questions are needed")
+    model = HistGradientBoostingClassifier(**TREES).fit(features, labels)
+    trees = export_trees(model)
+    if not np.allclose(trees.raw(features), model.decision_function(features), atol=1e-6):
+        raise RuntimeError("the exported trees disagree with scikit-learn's; this scikit-learn is not supported")
+    return trees
+
+
+def export_trees(model: Any) -> Trees:
+    """The fitted trees as arrays. scikit-learn keeps them in `_predictors`; the check above guards that."""
+    parts, roots, offset = [], [], 0
+    for (predictor,) in model._predictors:
+        nodes = predictor.nodes
+        roots.append(offset)
+        leaf = nodes["is_leaf"].astype(bool)
+        parts.append((nodes["feature_idx"], nodes["num_threshold"], np.where(leaf, 0, nodes["left"] + offset),
+                      np.where(leaf, 0, nodes["right"] + offset), nodes["value"], leaf))
+        offset += len(nodes)
+    feature, threshold, left, right, value, leaf = (np.concatenate(column) for column in zip(*parts))
+    return Trees(feature.astype(np.int64), threshold.astype(np.float64), left.astype(np.int64),
+                 right.astype(np.int64), value.astype(np.float64), leaf, np.asarray(roots, dtype=np.int64),
+                 float(np.ravel(model._baseline_prediction)[0]))
+
+
+def _cross_validated_top_logits(rows: list[Labelled]) -> list[tuple[float, int]]:
+    """For each question, (best unit's score, its index) under a model fitted without its document."""
+    documents = sorted({r.document for r in rows})
+    fold_of = {doc: i % FOLDS for i, doc in enumerate(documents)}
+    result: list[tuple[float, int]] = [(-50.0, -1)] * len(rows)
+    for fold in range(min(FOLDS, len(documents))):
+        trees = _fit_units([r for r in rows if fold_of[r.document] != fold])
+        for at, row in enumerate(rows):
+            if fold_of[row.document] == fold and len(row.features):
+                logits = trees.raw(row.features)
+                best = int(np.argmax(logits))
+                result[at] = (float(logits[best]), best)
+    return result
+
+
+def _platt(logits: np.ndarray, correct: np.ndarray) -> tuple[float, float]:
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(C=1e6, max_iter=5000).fit(logits.reshape(-1, 1), correct)
+    return float(model.coef_[0][0]), float(model.intercept_[0])
+
+
+def handled(confidence: np.ndarray, correct: np.ndarray, answerable: np.ndarray, threshold: float) -> dict[str, float]:
+    """The eval's figures at one threshold: handled right, answered, declined, precision."""
+    answered = confidence >= threshold
+    right = np.where(answered, correct, ~answerable)
+    return {"handled_right": float(right.mean()),
+            "answerable_answered": float(answered[answerable].mean()) if answerable.any() else 0.0,
+            "unanswerable_declined": float((~answered[~answerable]).mean()) if (~answerable).any() else 0.0,
+            "answer_correct": float(correct[answerable & answered].mean()) if (answerable & answered).any() else 0.0,
+            "precision_of_answered": float(correct[answered].mean()) if answered.any() else 1.0}
+
+
+def _best_threshold(confidence: np.ndarray, correct: np.ndarray, answerable: np.ndarray) -> float:
+    best, best_value = 0.5, -1.0
+    for threshold in np.round(np.arange(0.02, 0.98, 0.01), 2):
+        value = handled(confidence, correct, answerable, threshold)["handled_right"]
+        if value > best_value + 1e-9:
+            best, best_value = float(threshold), value
+    return best
+
+
+def calibration_table(confidence: np.ndarray, correct: np.ndarray, bins: int = 5) -> list[dict[str, float]]:
+    """Stated confidence against observed accuracy, in equal-width bins."""
+    table = []
+    edges = np.linspace(0, 1, bins + 1)
+    for low, high in zip(edges, edges[1:]):
+        inside = (confidence >= low) & ((confidence < high) | (high == 1.0))
+        if inside.any():
+            table.append({"from": round(float(low), 2), "to": round(float(high), 2), "questions": int(inside.sum()),
+                          "stated": round(float(confidence[inside].mean()), 3),
+                          "observed": round(float(correct[inside].mean()), 3)})
+    return table
+
+
+def data_card(sets: dict[str, list[EvalItem]], report_docs: frozenset[str]) -> dict[str, Any]:
+    return {"split": "by document; the report part (eval/splits.json) is never read here",
+            "report_documents": sorted(report_docs),
+            "sets": {name: describe(select_part(items, DEVELOPMENT, report_docs)) for name, items in sets.items()}}
+
+
+def _libraries() -> dict[str, str]:
+    from importlib.metadata import version
+
+    return {name: version(name) for name in ("scikit-learn", "numpy")}
+
+
+def write_model(scorer: AnswerScorer, path: Path) -> None:
+    import json
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(scorer.to_json(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -1,0 +1,109 @@
+"""The learned answer scorer: its file is checked on load, training is reproducible, the examples users hit work."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from index.features import FEATURES
+from index.scorer import DEFAULT_MODEL, AnswerScorer, ScorerError
+from index.train import Labelled, fit
+
+
+def shipped() -> dict:
+    return json.loads(DEFAULT_MODEL.read_text(encoding="utf-8"))
+
+
+def test_the_shipped_model_loads_with_its_card():
+    scorer = AnswerScorer.load()
+    assert set(scorer.calibrations) == {"corpus", "squad2"}
+    card = scorer.card
+    assert card["data"]["split"].startswith("by document")
+    assert "Warsaw.txt" in card["data"]["report_documents"]
+    assert not set(card["data"]["report_documents"]) & set(card["data"]["sets"]["squad2"]["documents"])
+    assert card["libraries"]["scikit-learn"]
+
+
+@pytest.mark.parametrize("damage", [
+    lambda m: m["features"].reverse(),
+    lambda m: m["trees"]["left"].__setitem__(0, 10**9),
+    lambda m: m["calibrations"]["corpus"].__setitem__("threshold", float("nan")),
+    lambda m: m["trees"].pop("value"),
+    lambda m: m.__setitem__("format", "pickle"),
+])
+def test_a_model_for_other_features_or_damaged_is_refused(damage, tmp_path):
+    model = shipped()
+    damage(model)
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps(model), encoding="utf-8")
+    with pytest.raises(ScorerError, match="citebot train"):
+        AnswerScorer.load(path)
+
+
+def test_a_missing_model_is_one_clean_cli_line(built_index, corpus_dir, tmp_path, subprocess_env):
+    import subprocess
+    import sys
+
+    env = {**subprocess_env, "CITEBOT_ANSWER_MODEL": str(tmp_path / "none.json")}
+    done = subprocess.run([sys.executable, "-m", "bot.cli", "ask", "--corpus", str(corpus_dir), "--index-dir",
+                           str(built_index), "When was the DVK banned?"], capture_output=True, text=True, env=env)
+    assert done.returncode == 1
+    assert done.stderr.startswith("citebot: error: cannot read the answer model") and "Traceback" not in done.stderr
+
+
+def synthetic_rows(seed: int) -> list[Labelled]:
+    """Questions whose answer unit has a higher first feature; half of them have none."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for q in range(240):
+        features = rng.normal(size=(8, len(FEATURES)))
+        holds = np.zeros(8, dtype=bool)
+        if q % 2:
+            features[3, 0] += 3
+            holds[3] = True
+        rows.append(Labelled("set" if q < 200 else "other", f"doc{q % 12}", bool(q % 2), features, holds))
+    return rows
+
+
+def test_training_is_reproducible_and_the_json_scores_as_sklearn_did():
+    first, figures = fit(synthetic_rows(1), {"note": "synthetic"})
+    again, _ = fit(synthetic_rows(1), {"note": "synthetic"})
+    assert json.dumps(first.to_json()) == json.dumps(again.to_json())
+    loaded = AnswerScorer.from_json(json.loads(json.dumps(first.to_json())))
+    features = synthetic_rows(2)[1].features
+    assert np.allclose(loaded.logits(features), first.logits(features))
+    assert int(np.argmax(loaded.logits(features))) == 3  # it learned which unit answers
+    assert figures["set"]["handled_right"] > 0.65  # always declining would handle half
+
+
+KNOWN_MISS = "the feature scorer misjudges it (README, 'Answer quality'); strict, so a fix shows"
+
+
+@pytest.mark.parametrize(("question", "expected"), [
+    ("who chaired the DROI delegation?", "Sagartz"),
+    ("alga party leader released on parole - who?", "Vladimir Kozlov"),
+    ("whats the EU doing about torture in kz prisons", "torture"),
+    # "hr" is a corpus term here (the HR/VP), so the right sentence, which spells out "Human Rights", lacks it.
+    pytest.param("u know when the hr dialogue in 2017 happened?", "29 November 2017",
+                 marks=pytest.mark.xfail(strict=True, reason=KNOWN_MISS)),
+])
+def test_questions_from_the_issue_are_answered(pipeline, question, expected):
+    answer = pipeline.ask(question)
+    assert answer.found, (answer.confidence, answer.answer)
+    assert expected in answer.answer
+    assert 0 < answer.confidence <= 1
+
+
+@pytest.mark.parametrize("question", [
+    "What is the capital of France?",
+    "how many torture victims did the MEPs meet in Almaty?",
+    # A sentence on his prison term, and one naming the foundation, still look like answers to the scorer.
+    pytest.param("when did Bokayev get out of prison", marks=pytest.mark.xfail(strict=True, reason=KNOWN_MISS)),
+    pytest.param("who founded the Open Dialog Foundation", marks=pytest.mark.xfail(strict=True, reason=KNOWN_MISS)),
+])
+def test_questions_the_documents_do_not_answer_are_declined(pipeline, question):
+    answer = pipeline.ask(question)
+    assert not answer.found, (answer.confidence, answer.answer)
+    assert answer.confidence < pipeline.min_confidence
