@@ -28,12 +28,8 @@ from index.scorer import AnswerScorer, Calibration, Trees
 
 FOLDS = 6
 TREES = {"max_iter": 200, "learning_rate": 0.05, "max_leaf_nodes": 15, "early_stopping": False, "random_state": 0}
-PRECISION_GOAL = 0.80  # of the questions answered, the share answered right
-MIN_ANSWERED = 0.5  # ... while answering at least this share of the answerable ones
-GOAL = (f"for each labelled set, on cross-validated predictions for its development questions: the lowest threshold "
-        f"at which at least {PRECISION_GOAL:.0%} of the questions answered are answered right, while at least "
-        f"{MIN_ANSWERED:.0%} of the answerable ones are answered; where none reaches that, the threshold that "
-        "handles the most questions right (a right answer, or declined when unanswerable)")
+GOAL = ("for each labelled set, the threshold that handles the most of its development questions right (a right "
+        "answer, or declined when unanswerable), on cross-validated predictions; between equals, the higher")
 
 
 @dataclass(frozen=True)
@@ -166,14 +162,10 @@ def handled(confidence: np.ndarray, correct: np.ndarray, answerable: np.ndarray,
 
 
 def _best_threshold(confidence: np.ndarray, correct: np.ndarray, answerable: np.ndarray) -> float:
-    """GOAL. Maximising handled-right alone wanders: on a few dozen questions its curve is flat over a wide range."""
+    """GOAL. A floor of 80% right among answered questions was tried: on the corpus it answered 62% of the
+    answerable questions and handled 0.62 right, against 0.69 for this."""
     candidates = [float(t) for t in np.round(np.arange(0.02, 0.98, 0.01), 2)]
-    figures = {t: handled(confidence, correct, answerable, t) for t in candidates}
-    for threshold in candidates:
-        if figures[threshold]["precision_of_answered"] >= PRECISION_GOAL \
-                and figures[threshold]["answerable_answered"] >= MIN_ANSWERED:
-            return threshold
-    return max(candidates, key=lambda t: (figures[t]["handled_right"], -t))
+    return max(candidates, key=lambda t: (round(handled(confidence, correct, answerable, t)["handled_right"], 9), t))
 
 
 def calibration_table(confidence: np.ndarray, correct: np.ndarray, bins: int = 5) -> list[dict[str, float]]:

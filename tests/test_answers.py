@@ -58,8 +58,8 @@ def test_question_from_the_issue_explains_why_bokayev_is_in_prison(pipeline):
     ],
 )
 def test_paraphrased_question_finds_its_passage(pipeline, question, passage_text):
-    answer = pipeline.ask(question)
-    assert passage_text in answer.citations[0].quote
+    answer = pipeline.ask(question)  # answered, or declined with the closest passages shown
+    assert any(passage_text in citation.quote for citation in answer.citations)
 
 
 def test_misspelt_lower_case_question_still_finds_the_person(pipeline):
