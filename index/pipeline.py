@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from dataclasses import replace
 
 from index.answer import compose
 from index.answer_type import type_noun
@@ -94,7 +95,7 @@ class Pipeline:
         answer = compose(asked, hits, self.scorer, self.calibration, self.min_confidence,
                          self.settings.answer_sentences, not_found)
         if answer.found and self.generator is not None:  # the evidence suffices: let the LLM word it
-            answer = self.generator.answer(answer, hits, not_found)
+            answer = replace(self.generator.answer(answer, hits, not_found), confidence=answer.confidence)
         return answer, hits
 
     def evidence(self, question: str, previous: str | None = None) -> tuple[Question, list[Hit]]:

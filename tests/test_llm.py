@@ -35,6 +35,7 @@ def test_llm_answer_is_cited_and_renumbered(llm_pipeline, fake_llm):
     assert answer.found
     assert answer.answer == "The Parliament notes the DVK movement was banned on 13 March 2018. [1]"
     assert [c.n for c in answer.citations] == [1] and "13 March 2018" in answer.citations[0].quote
+    assert answer.confidence >= llm_pipeline.min_confidence  # the evidence's, whoever words the answer
     prompt = fake_llm.prompts[-1]
     assert QUESTION in prompt and f"[{motion}] European Parliament motion for a resolution" in prompt
 
