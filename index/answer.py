@@ -7,6 +7,7 @@ its calibrated confidence in the best one decides whether the documents answer a
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -68,13 +69,13 @@ def _restates_title(text: str, title: str) -> bool:
 
 def _choose(units: list[Unit], weights: dict[str, float], hits_doc: list[str], max_units: int) -> list[Unit]:
     """The best unit, then others close to it that add what it leaves out (or say it as fully)."""
-    total = sum(weights.values()) or 1.0
+    total = math.fsum(weights.values()) or 1.0
     best = units[0]
     chosen, covered = [best], set(best.covered)
     for unit in units[1:]:
         if len(chosen) >= max_units or unit.score < NEAR_BEST * best.score:
             break
-        gain = sum(weights[t] for t in unit.covered - covered) / total
+        gain = math.fsum(weights[t] for t in unit.covered - covered) / total
         # A unit as complete as the best is worth adding only as corroboration from another document.
         corroborates = unit.covered >= best.covered and unit.hit_rank not in {c.hit_rank for c in chosen} \
             and hits_doc[unit.hit_rank] not in {hits_doc[c.hit_rank] for c in chosen}

@@ -62,12 +62,12 @@ class Candidate:
 def candidates(question: Question, hits: list[Hit]) -> tuple[list[Candidate], np.ndarray]:
     """Every distinct unit of the hits, with one feature row each (columns in FEATURES order)."""
     weights = question.weights
-    total = sum(weights.values()) or 1.0
+    total = _total(weights.values()) or 1.0
     kind = expected_kind(question.text)
     rarest = frozenset(sorted(weights, key=lambda t: (-weights[t], t))[:RAREST])
     specifics = question.specifics
-    specific_weight = sum(weights[t] for t in specifics) or 1.0
-    unknown_share = sum(weights[t] for t in question.unknown) / total
+    specific_weight = _total(weights[t] for t in specifics) or 1.0
+    unknown_share = _total(weights[t] for t in question.unknown) / total
     found: list[Candidate] = []
     rows: list[list[float]] = []
     seen: set[tuple[str, int]] = set()
@@ -78,7 +78,7 @@ def candidates(question: Question, hits: list[Hit]) -> tuple[list[Candidate], np
         in_document[hit.chunk.doc_id] = in_document.get(hit.chunk.doc_id, frozenset()) | found_terms
     for rank, hit in enumerate(hits):
         in_passage = passage_terms[rank]
-        document_share = sum(weights[t] for t in in_document[hit.chunk.doc_id]) / total
+        document_share = _total(weights[t] for t in in_document[hit.chunk.doc_id]) / total
         for (start, end), unit_dense in zip(hit.chunk.sentences, hit.unit_dense):
             text = hit.chunk.text[start:end]
             where = (hit.chunk.doc_id, hit.chunk.start + start)
@@ -92,12 +92,12 @@ def candidates(question: Question, hits: list[Hit]) -> tuple[list[Candidate], np
             found.append(Candidate(rank, start, end, covered))
             rows.append([
                 unit_dense, hit.dense, 0.0, 0.0,
-                sum(weights[t] for t in covered) / total, sum(weights[t] for t in in_passage) / total,
+                _total(weights[t] for t in covered) / total, _total(weights[t] for t in in_passage) / total,
                 document_share, 0.0,
                 _bm25(weights, unit_terms) / total,
                 len(rarest & covered) / max(1, len(rarest)), len(rarest & in_passage) / max(1, len(rarest)),
-                sum(weights[t] for t in specifics - covered) / specific_weight,
-                sum(weights[t] for t in specifics - in_passage) / specific_weight,
+                _total(weights[t] for t in specifics - covered) / specific_weight,
+                _total(weights[t] for t in specifics - in_passage) / specific_weight,
                 unknown_share,
                 float(kind is not None and holds_new_answer(kind, text, question.text)),
                 float(kind is not None and not holds_new_answer(kind, text, question.text)),
@@ -110,14 +110,15 @@ def candidates(question: Question, hits: list[Hit]) -> tuple[list[Candidate], np
     return found, matrix
 
 
+def _total(values) -> float:
+    """Exactly rounded, so the sum over a set of terms does not depend on the set's (per-process) order."""
+    return math.fsum(values)
+
+
 def _bm25(weights: dict[str, float], unit_terms: list[str]) -> float:
     length = len(unit_terms) or 1
-    score = 0.0
-    for term, weight in weights.items():
-        tf = unit_terms.count(term)
-        if tf:
-            score += weight * tf * (BM25_K1 + 1) / (tf + BM25_K1 * (1 - BM25_B + BM25_B * length / MEAN_UNIT_TERMS))
-    return score
+    return _total(weight * tf * (BM25_K1 + 1) / (tf + BM25_K1 * (1 - BM25_B + BM25_B * length / MEAN_UNIT_TERMS))
+                  for term, weight in weights.items() if (tf := unit_terms.count(term)))
 
 
 def _reciprocal(rank: int | None) -> float:

@@ -82,7 +82,8 @@ KNOWN_MISS = "the feature scorer misjudges it (README, 'Answer quality'); strict
 
 
 @pytest.mark.parametrize(("question", "expected"), [
-    ("who chaired the DROI delegation?", "Sagartz"),
+    # The right unit ranks first (the label line under its heading), at confidence 0.47, under the threshold 0.55.
+    pytest.param("who chaired the DROI delegation?", "Sagartz", marks=pytest.mark.xfail(strict=True, reason=KNOWN_MISS)),
     ("alga party leader released on parole - who?", "Vladimir Kozlov"),
     ("whats the EU doing about torture in kz prisons", "torture"),
     # "hr" is a corpus term here (the HR/VP), so the right sentence, which spells out "Human Rights", lacks it.

@@ -276,3 +276,13 @@ def test_the_token_is_redacted_from_log_messages_and_tracebacks():
         logger.removeHandler(handler)
     written = stream.getvalue()
     assert TOKEN not in written and written.count("<token>") == 2 and "Traceback" in written
+
+
+@pytest.mark.xfail(strict=True, reason="confidence 0.53 against the threshold 0.55: the right unit ranks first but the "
+                   "scorer is not sure enough (README, 'Answer quality'); strict, so a fix shows")
+def test_a_group_mention_gets_the_chair_of_the_delegation(fake):
+    group, user = -next(ids), next(ids)
+    [reply] = ask(fake, "@citebot_test_bot who chaired the DROI delegation to Kazakhstan in 2022?", user=user,
+                  chat=group, chat_type="group")
+    assert "Christian Sagartz" in reply["text"] and "[1]" in reply["text"]
+    assert "do not answer" not in reply["text"]
