@@ -103,7 +103,7 @@ def _write_outputs(report: dict, args: argparse.Namespace, table, markdown) -> N
 
         args.report.parent.mkdir(parents=True, exist_ok=True)
         args.report.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
-        plot = write_plot(report, args.report.with_suffix(".png"), f"{args.file.name} ({report['part']} part)")
+        plot = write_plot(report, args.report.with_suffix(".png"), f"{args.file} ({report['part']} part)")
         text = markdown(report, baseline).replace("\n## Worst items", "\n" + "\n".join(
             calibration_markdown(report) + ["", f"![answered right against answered]({plot.name})", ""])
             + "\n## Worst items", 1)
