@@ -37,13 +37,19 @@ def curve(report: dict[str, Any]) -> list[tuple[float, float, float, float]]:
 def calibration_rows(report: dict[str, Any]) -> list[dict[str, float]]:
     """Stated confidence against the share of those answers that are right, in equal-width bins."""
     confidence, right, _ = _arrays(report)
+    return calibration_bins(confidence, right)
+
+
+def calibration_bins(confidence: np.ndarray, right: np.ndarray) -> list[dict[str, float]]:
+    """Per equal-width bin of confidence: how many, the mean confidence stated, the share right."""
     rows = []
     edges = np.linspace(0, 1, BINS + 1)
     for low, high in zip(edges, edges[1:]):
         inside = (confidence >= low) & ((confidence < high) | (high == 1.0))
         if inside.any():
-            rows.append({"from": float(low), "to": float(high), "questions": int(inside.sum()),
-                         "stated": float(confidence[inside].mean()), "observed": float(right[inside].mean())})
+            rows.append({"from": round(float(low), 2), "to": round(float(high), 2), "questions": int(inside.sum()),
+                         "stated": round(float(confidence[inside].mean()), 3),
+                         "observed": round(float(right[inside].mean()), 3)})
     return rows
 
 

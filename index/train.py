@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from index.datasets import DEVELOPMENT, describe, document_of, select_part
+from index.eval_plot import calibration_bins
 from index.evaluate import EvalItem
 from index.features import FEATURES, candidates
 from index.scorer import AnswerScorer, Calibration, Trees
@@ -88,7 +89,7 @@ def fit(rows: list[Labelled], data_card: dict[str, Any]) -> tuple[AnswerScorer, 
         calibrations[name] = Calibration(slope, bias, threshold)
         figures[name] = {"threshold": threshold, **{k: round(v, 4) for k, v in
                                                     handled(confidence, correct[mask], answerable[mask], threshold).items()}}
-        tables[name] = calibration_table(confidence, correct[mask])
+        tables[name] = calibration_bins(confidence, correct[mask])
     card = {"goal": GOAL, "cross_validated": figures, "calibration_tables": tables, "data": data_card,
             "folds": FOLDS, "trees": TREES, "libraries": _libraries()}
     return AnswerScorer(_fit_units(rows), calibrations, card), figures
@@ -177,19 +178,6 @@ def _best_threshold(confidence: np.ndarray, correct: np.ndarray, answerable: np.
     curve = np.asarray([handled(confidence, correct, answerable, t)["handled_right"] for t in grid])
     smoothed = [curve[np.abs(grid - t) <= SMOOTHING + 1e-9].mean() for t in grid]
     return float(grid[int(np.argmax(np.round(smoothed, 9)))])
-
-
-def calibration_table(confidence: np.ndarray, correct: np.ndarray, bins: int = 5) -> list[dict[str, float]]:
-    """Stated confidence against observed accuracy, in equal-width bins."""
-    table = []
-    edges = np.linspace(0, 1, bins + 1)
-    for low, high in zip(edges, edges[1:]):
-        inside = (confidence >= low) & ((confidence < high) | (high == 1.0))
-        if inside.any():
-            table.append({"from": round(float(low), 2), "to": round(float(high), 2), "questions": int(inside.sum()),
-                          "stated": round(float(confidence[inside].mean()), 3),
-                          "observed": round(float(correct[inside].mean()), 3)})
-    return table
 
 
 def data_card(sets: dict[str, list[EvalItem]], report_docs: frozenset[str]) -> dict[str, Any]:

@@ -154,3 +154,28 @@ def test_from_feedback_turns_down_votes_into_items(tmp_path, capsys):
     assert main(["eval", "--from-feedback", str(log)]) == 0
     candidate = json.loads(capsys.readouterr().out)
     assert candidate["got"] == "Y [1]" and candidate["got_cited"] == ["a.txt"] and candidate["must_contain"] == []
+
+
+def test_eval_report_has_the_threshold_plot_and_a_calibration_table(small_eval, built_index, tmp_path, capsys):
+    report_path = tmp_path / "out" / "report.json"
+    assert main(["eval", str(small_eval), "--index-dir", str(built_index), "--report", str(report_path)]) == 0
+    report = json.loads(report_path.read_text())
+    assert report["metrics"]["handled_right"] == 1.0 and report["threshold"] is not None
+    france = next(r for r in report["results"] if r["id"] == "france")
+    assert france["right_if_answered"] is False and france["confidence"] < report["threshold"]
+    png = report_path.with_suffix(".png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 10_000
+    markdown = report_path.with_suffix(".md").read_text()
+    assert "## Calibration" in markdown and "![answered right against answered](report.png)" in markdown
+
+
+def test_eval_part_keeps_only_the_report_documents(built_index, tmp_path, capsys):
+    path = tmp_path / "qa.jsonl"
+    items = [{"id": "odf", "question": "How long is Dzhakishev's prison sentence?", "must_contain": ["14 years"],
+              "gold_docs": [ODF]},
+             {"id": "ban", "question": "When was the DVK banned?", "must_contain": ["13 March 2018"],
+              "gold_docs": [MOTION]}]
+    path.write_text("\n".join(json.dumps(i) for i in items))
+    assert main(["eval", str(path), "--index-dir", str(built_index), "--part", "report", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [r["id"] for r in report["results"]] == ["odf"]  # the motion is development data (eval/splits.json)
