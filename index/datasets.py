@@ -30,26 +30,36 @@ class DatasetError(Exception):
 def squad_to_corpus(source: Path, out_dir: Path) -> tuple[Path, Path]:
     """Write out_dir/corpus/<article>.txt and out_dir/qa.jsonl from a SQuAD 2.0 file; returns both paths."""
     try:
-        data = json.loads(source.read_text(encoding="utf-8"))["data"]
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise DatasetError(f"{source} is not a SQuAD-format file ({error})") from None
+        articles = _squad_articles(json.loads(source.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        raise DatasetError(f"{source} is not a SQuAD-format file ({type(error).__name__}: {error})") from None
     corpus = out_dir / "corpus"
     corpus.mkdir(parents=True, exist_ok=True)
     items = []
-    for article in data:
-        doc_id = _file_name(article["title"]) + ".txt"
-        text = "\n\n".join(p["context"].strip() for p in article["paragraphs"])
-        front = f"---\ntitle: {article['title'].replace('_', ' ')}\nsource: SQuAD 2.0 (CC BY-SA 4.0)\n---\n"
+    for doc_id, title, text, article_items in articles:
+        front = f"---\ntitle: {title}\nsource: SQuAD 2.0 (CC BY-SA 4.0)\n---\n"
         _write_if_changed(corpus / doc_id, front + text + "\n")  # same bytes: the index is not re-embedded
-        for paragraph in article["paragraphs"]:
-            for qa in paragraph["qas"]:
-                answers = sorted({a["text"].strip() for a in qa.get("answers", []) if a["text"].strip()})
-                items.append({"id": qa["id"], "question": qa["question"].strip(), "must_contain": answers,
-                              "answer": answers[0] if answers else None, "gold_docs": [doc_id],
-                              "unanswerable": bool(qa.get("is_impossible"))})
+        items += article_items
     qa_path = out_dir / "qa.jsonl"
     _write_if_changed(qa_path, "".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items))
     return corpus, qa_path
+
+
+def _squad_articles(data: dict[str, Any]) -> list[tuple[str, str, str, list[dict[str, Any]]]]:
+    """(doc id, title, text, items) per article; raises on anything not shaped like SQuAD."""
+    articles = []
+    for article in data["data"]:
+        doc_id = _file_name(article["title"]) + ".txt"
+        text = "\n\n".join(p["context"].strip() for p in article["paragraphs"])
+        items = []
+        for paragraph in article["paragraphs"]:
+            for qa in paragraph["qas"]:
+                answers = sorted({a["text"].strip() for a in qa.get("answers", []) if a["text"].strip()})
+                items.append({"id": str(qa["id"]), "question": qa["question"].strip(), "must_contain": answers,
+                              "answer": answers[0] if answers else None, "gold_docs": [doc_id],
+                              "unanswerable": bool(qa.get("is_impossible"))})
+        articles.append((doc_id, article["title"].replace("_", " "), text, items))
+    return articles
 
 
 def _file_name(title: str) -> str:
