@@ -136,5 +136,5 @@ def write_synthetic_index(index_dir: Path, settings, data: Synthetic, corpus_dir
     meta = {"format": FORMAT_VERSION, **expected_meta(settings), "dim": data.vectors.shape[1],
             "documents": len(data.docs), "chunks": len(data.chunks), "next_chunk_id": len(data.chunks),
             "failed_docs": [], "vector_index": info.to_json(), "synthetic": True,
-            "corpus_fingerprint": fingerprint(scan_corpus(corpus_dir)) if corpus_dir is not None else ""}
+            "corpus_fingerprint": fingerprint(scan_corpus(corpus_dir)[0]) if corpus_dir is not None else ""}
     return write_version(index_dir, meta, data.chunks, vectors, data.units, data.docs)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.render import render_answer, render_source
+from bot.render import render_answer, render_source, source_number
 from index.pipeline import EmptyQuestion, Pipeline, is_follow_up
 from index.schema import Answer
 
@@ -50,6 +50,7 @@ def _show_source(line: str, last: Answer | None, pipeline: Pipeline) -> str:
         return "Ask a question first; /source N then shows its passages."
     arg = line.removeprefix("/source").strip()
     numbers = {c.n: c for c in last.citations}
-    if not arg.isdigit() or int(arg) not in numbers:
+    number = source_number(arg, len(last.citations))
+    if number not in numbers:
         return f"Give a source number from 1 to {len(numbers)}, e.g. /source 1."
-    return render_source(numbers[int(arg)], pipeline.prompts)
+    return render_source(numbers[number], pipeline.prompts)

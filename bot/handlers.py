@@ -13,6 +13,7 @@ from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.admin import ONLY_TEXT
+from bot.render import source_number
 from bot.state import AnswerCache, RateLimiter
 from bot.telegram_render import answer_messages, passage_messages
 from index.pipeline import MAX_QUESTION_CHARS, Pipeline, is_follow_up
@@ -190,7 +191,8 @@ async def source_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         await update.effective_message.reply_text(ASK_FIRST)
         return
     arg = context.args[0] if context.args else ""
-    citation = _citation(answer, int(arg)) if arg.isdigit() else None
+    number = source_number(arg, len(answer.citations))
+    citation = _citation(answer, number) if number is not None else None
     if citation is None:
         await update.effective_message.reply_text(
             f"Give a source number from 1 to {len(answer.citations)}, for example /source 1.")

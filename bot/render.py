@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 
 from index.prompts import Prompts
 from index.schema import Answer, Citation
 
 QUOTE_WIDTH = 96
+SOURCE_NUMBER = re.compile(r"[0-9]{1,3}")  # ASCII only: str.isdigit() also accepts "²", which int() refuses
+
+
+def source_number(arg: str, count: int) -> int | None:
+    """The source number a user typed after /source, if it is one of the `count` sources; else None."""
+    if SOURCE_NUMBER.fullmatch(arg) is None:
+        return None
+    number = int(arg)
+    return number if 1 <= number <= count else None
 
 
 def render_answer(answer: Answer, prompts: Prompts, full_quotes: bool = True) -> str:

@@ -91,18 +91,31 @@ def expected_meta(settings: Settings) -> dict[str, Any]:
     }
 
 
-def scan_corpus(corpus_dir: Path) -> list[CorpusFile]:
-    """Every supported file under the corpus folder (hidden ones skipped), with its content hash."""
+def scan_corpus(corpus_dir: Path) -> tuple[list[CorpusFile], list[dict[str, str]]]:
+    """Every supported file under the corpus folder (hidden ones skipped), with its content hash; and the
+    files refused before reading ({"doc_id", "error"}): links that lead out of the folder."""
     if not corpus_dir.is_dir():
         raise CorpusError(f"corpus folder {corpus_dir} does not exist")
-    files = []
+    root = corpus_dir.resolve()
+    files, refused = [], []
     for path in sorted(corpus_dir.rglob("*")):
         relative = path.relative_to(corpus_dir)
         if any(part.startswith(".") for part in relative.parts) or not path.is_file():
             continue
-        if path.suffix.lower() in SUPPORTED_SUFFIXES:
-            files.append(CorpusFile(path, relative.as_posix(), _sha256(path)))
-    return files
+        if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+            continue
+        doc_id = _readable(relative.as_posix())
+        if not path.resolve().is_relative_to(root):  # corpus/x.txt -> /etc/passwd was indexed and quoted
+            refused.append({"doc_id": doc_id, "error": "a link to a file outside the corpus folder; not followed"})
+            continue
+        files.append(CorpusFile(path, doc_id, _sha256(path)))
+    return files, refused
+
+
+def _readable(name: str) -> str:
+    """A file name's bytes that are not UTF-8 (kept by Python as lone surrogates) shown as U+FFFD: ids are
+    written to JSON as UTF-8, which cannot hold the surrogates."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _sha256(path: Path) -> str:
@@ -117,13 +130,13 @@ def update_index(settings: Settings, get_embedder: Callable[[], Encoder], show_p
     """Embed what is new or changed, drop what is gone, publish a new version; the model loads only if needed."""
     started = time.perf_counter()
     with build_lock(settings.index_dir):
-        files = scan_corpus(settings.corpus_dir)
+        files, refused = scan_corpus(settings.corpus_dir)
         previous, rebuilt_because = _usable_previous(settings)
         plan = _plan(files, previous)
         report = BuildReport(unchanged=len(plan.unchanged), rebuilt_because=rebuilt_because)
         kept = {f.doc_id for f, _ in plan.known_failures} & set(previous.docs if previous else {})
-        report.failed = [{"doc_id": f.doc_id, "error": e + (KEPT_NOTE if f.doc_id in kept else "")}
-                         for f, e in plan.known_failures]
+        report.failed = refused + [{"doc_id": f.doc_id, "error": e + (KEPT_NOTE if f.doc_id in kept else "")}
+                                   for f, e in plan.known_failures]
         if previous is not None and not (plan.to_read or plan.removed or plan.failure_changes
                                          or _kind_changes(settings, previous)):
             report.documents, report.chunks = len(previous.docs), int(previous.meta["chunks"])

@@ -125,5 +125,6 @@ def _read_docx(data: bytes) -> tuple[str, dict[str, str]]:
 
 
 def _title_from_name(path: Path) -> str:
-    words = re.sub(r"[_-]+", " ", path.stem).strip()
+    stem = path.stem.encode("utf-8", "surrogateescape").decode("utf-8", "replace")  # a name that is not UTF-8
+    words = re.sub(r"[_-]+", " ", stem).strip()
     return words[:1].upper() + words[1:] if words else path.name

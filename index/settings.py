@@ -14,7 +14,9 @@ IdList = Annotated[list[int], NoDecode]  # "123, 456" in the environment, not JS
 class Settings(BaseSettings):
     """One place for every knob; entry points build it, the pipeline receives it."""
 
-    model_config = SettingsConfigDict(env_prefix="CITEBOT_", env_file=".env", extra="ignore", populate_by_name=True)
+    # allow_inf_nan: CITEBOT_MIN_CONFIDENCE=nan answered anything, CITEBOT_MAX_FILE_MB=inf overflowed.
+    model_config = SettingsConfigDict(env_prefix="CITEBOT_", env_file=".env", extra="ignore", populate_by_name=True,
+                                      allow_inf_nan=False)
 
     corpus_dir: Path = Field(Path("corpus"), description="Folder of documents to index (txt, md, html, pdf, docx).")
     index_dir: Path = Field(Path(".citebot/index"), description="Folder where the built index versions live.")

@@ -286,3 +286,18 @@ def test_a_group_mention_gets_the_chair_of_the_delegation(fake):
                   chat=group, chat_type="group")
     assert "Christian Sagartz" in reply["text"] and "[1]" in reply["text"]
     assert "do not answer" not in reply["text"]
+
+
+def test_odd_source_numbers_and_forged_vote_data_get_short_answers(fake, bot):
+    chat = next(ids)
+    [answer] = ask(fake, "When was the DVK movement banned?", chat=chat)
+    for typed in ("/source ²", "/source " + "7" * 5000):
+        [reply] = ask(fake, typed, chat=chat)
+        assert reply["text"].startswith("Give a source number from 1 to")
+    before = len(fake.sent("answerCallbackQuery"))
+    vote = keyboard(answer)[-1][1]["callback_data"]
+    fake.push(fake.callback_update(vote + "\n", chat_id=chat, user_id=chat))  # "$" matched before the newline
+    [reply] = fake.wait_for("answerCallbackQuery", count=before + 1)[before:]
+    assert "old" in reply["text"].lower()
+    log_path = bot[1].bot_data["feedback"].path
+    assert not log_path.exists() or '"down\\n"' not in log_path.read_text()

@@ -1,0 +1,81 @@
+"""Hostile or careless input that used to stop the build or crash a handler (issue 13, first part)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import stat
+
+import pytest
+
+from bot.render import source_number
+from bot.state import FeedbackLog
+from index.build import update_index
+from index.clean import clean_text
+from index.schema import Answer
+from index.settings import Settings
+
+MOTION = "2019-03-ep-motion-for-resolution-b8-0205-2019.txt"
+
+
+@pytest.mark.parametrize(("typed", "expected"), [("1", 1), ("3", 3), ("4", None), ("0", None), ("²", None),
+                                                 ("٣", None), ("9" * 5000, None), ("-1", None), ("", None),
+                                                 ("1\n", None)])
+def test_a_source_number_is_ascii_digits_in_range(typed, expected):
+    assert source_number(typed, 3) == expected
+
+
+def test_odd_source_numbers_get_the_usage_line_in_the_chat(pipeline):
+    from test_chat import chat
+
+    out = chat(pipeline, ["When was the DVK movement banned?", "/source ²", "/source " + "7" * 5000])
+    assert out.count("Give a source number from 1 to") == 2
+
+
+@pytest.mark.parametrize(("name", "value"), [("max_file_mb", "inf"), ("min_confidence", "nan"),
+                                             ("approximate_recall", "nan"), ("max_file_mb", "-1")])
+def test_non_finite_or_out_of_range_settings_are_refused_by_name(name, value, monkeypatch, capsys):
+    from bot.cli import main
+
+    monkeypatch.setenv(f"CITEBOT_{name.upper()}", value)
+    assert main(["ask", "When was the DVK banned?"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("citebot: error: invalid setting (") and name in err and "Traceback" not in err
+
+
+def test_the_feedback_log_is_readable_by_its_owner_alone(tmp_path):
+    log = FeedbackLog(tmp_path / "logs" / "feedback.jsonl")
+    log.record(Answer(question="q", answer="a [1]", found=True), "up")
+    assert stat.S_IMODE(os.stat(log.path).st_mode) == 0o600
+
+
+def test_a_long_line_of_brackets_is_cleaned_in_linear_time():
+    def too_slow(*_):
+        raise TimeoutError("clean_text backtracked")
+
+    previous = signal.signal(signal.SIGALRM, too_slow)
+    signal.alarm(10)  # 40,000 "[" took minutes when each one tried to match a link to the end of the line
+    try:
+        assert clean_text("[" * 40_000 + "\n\nSee [the report](http://x).") .endswith("See the report.")
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_links_out_of_the_corpus_are_skipped_and_odd_file_names_indexed(tmp_path, corpus_dir, embedder):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(corpus_dir / MOTION, corpus / MOTION)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("The launch code is 0000 and it must never be quoted.")
+    (corpus / "innocent.txt").symlink_to(secret)
+    (corpus / "inside.txt").symlink_to(corpus / MOTION)  # a link within the corpus is fine
+    with open(os.path.join(os.fsencode(corpus), b"caf\xe9 notes.txt"), "w", encoding="utf-8") as handle:
+        handle.write("The caf\u00e9 notes say the meeting took place on a Tuesday in the old town hall.")
+    report = update_index(Settings(corpus_dir=corpus, index_dir=tmp_path / "index"), lambda: embedder)
+    assert {"doc_id": "innocent.txt", "error": "a link to a file outside the corpus folder; not followed"} \
+        in report.failed
+    assert sorted(report.added) == [MOTION, "caf\ufffd notes.txt", "inside.txt"]
+    chunks = (tmp_path / "index").glob("v*/chunks.jsonl")
+    assert not any("launch code" in path.read_text(encoding="utf-8") for path in chunks)
