@@ -207,6 +207,9 @@ def _assemble(settings: Settings, previous: Version | None, plan: _Plan, embedde
               report: BuildReport, show_progress: bool) -> BuildReport:
     docs = dict(previous.docs) if previous else {}
     documents, failures = _read_all(plan.to_read, int(settings.max_file_mb * 2**20))
+    next_id = int(previous.meta.get("next_chunk_id", 0)) if previous else 0
+    documents, new_chunks, chunk_failures = _chunk_all(documents, next_id, embedder, settings, plan.to_read)
+    failures += chunk_failures
     failed_meta = [{"doc_id": f.doc_id, "sha256": f.sha256, "error": e} for f, e in plan.known_failures]
     for file, error in failures:
         report.failed.append({"doc_id": file.doc_id, "error": error + (KEPT_NOTE if file.doc_id in docs else "")})
@@ -217,11 +220,7 @@ def _assemble(settings: Settings, previous: Version | None, plan: _Plan, embedde
     dropping = replaced | set(plan.removed)
     for doc_id in dropping:
         docs.pop(doc_id)
-    next_id = int(previous.meta.get("next_chunk_id", 0)) if previous else 0
-    new_chunks: list[Chunk] = []
     for doc in documents:
-        new_chunks += chunk_document(doc, next_id + len(new_chunks), embedder.count_tokens, settings.chunk_tokens,
-                                     settings.chunk_overlap_tokens)
         docs[doc.doc_id] = _manifest_entry(doc, [])
     for chunk in new_chunks:
         docs[chunk.doc_id]["chunk_ids"].append(chunk.chunk_id)
@@ -289,7 +288,29 @@ def _read_all(files: list[CorpusFile], max_bytes: int) -> tuple[list[Document], 
             failed.append((file, str(error)))
         except OSError as error:
             failed.append((file, f"cannot read file ({error.strerror or error})"))
+        except Exception as error:  # noqa: BLE001 - one file a parser chokes on must not stop the build
+            failed.append((file, _unexpected(error)))
     return documents, failed
+
+
+def _chunk_all(documents: list[Document], next_id: int, embedder: Encoder, settings: Settings,
+               files: list[CorpusFile]) -> tuple[list[Document], list[Chunk], list[tuple[CorpusFile, str]]]:
+    """Each document's chunks, ids running on from `next_id`; a document that cannot be chunked fails alone."""
+    by_id = {file.doc_id: file for file in files}
+    kept, chunks, failed = [], [], []
+    for doc in documents:
+        try:
+            chunks += chunk_document(doc, next_id + len(chunks), embedder.count_tokens, settings.chunk_tokens,
+                                     settings.chunk_overlap_tokens)
+            kept.append(doc)
+        except Exception as error:  # noqa: BLE001 - e.g. the sentence splitter's TimeoutError on a huge paragraph
+            failed.append((by_id[doc.doc_id], _unexpected(error)))
+    return kept, chunks, failed
+
+
+def _unexpected(error: Exception) -> str:
+    detail = str(error).splitlines()[0][:200] if str(error) else ""
+    return f"could not be processed ({type(error).__name__}{': ' + detail if detail else ''})"
 
 
 def _manifest_entry(doc: Document, chunk_ids: list[int]) -> dict[str, Any]:

@@ -79,3 +79,45 @@ def test_links_out_of_the_corpus_are_skipped_and_odd_file_names_indexed(tmp_path
     assert sorted(report.added) == [MOTION, "caf\ufffd notes.txt", "inside.txt"]
     chunks = (tmp_path / "index").glob("v*/chunks.jsonl")
     assert not any("launch code" in path.read_text(encoding="utf-8") for path in chunks)
+
+
+def _docx_with_root(tag: str) -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("[Content_Types].xml",
+                         '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
+                         'content-types"><Override PartName="/word/document.xml" ContentType="application/'
+                         'vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>')
+        archive.writestr("_rels/.rels",
+                         '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/'
+                         'relationships"><Relationship Id="r1" Type="http://schemas.openxmlformats.org/'
+                         'officeDocument/2006/relationships/officeDocument" Target="word/document.xml"/>'
+                         '</Relationships>')
+        archive.writestr("word/document.xml", f'<?xml version="1.0"?><{tag}/>')
+    return buffer.getvalue()
+
+
+def test_a_file_that_breaks_a_parser_or_the_splitter_fails_alone(tmp_path, corpus_dir, embedder, monkeypatch):
+    import index.build
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(corpus_dir / MOTION, corpus / MOTION)
+    (corpus / "odd-root.docx").write_bytes(_docx_with_root("unexpected"))
+    (corpus / "one-paragraph.txt").write_text("A sentence that goes on and on. " * 50)
+    real_chunking = index.build.chunk_document
+
+    def splitter_gives_up(doc, *args, **kwargs):  # stands in for punkt's TimeoutError on an 8 MB paragraph
+        if doc.doc_id == "one-paragraph.txt":
+            raise TimeoutError("sentence splitting took too long")
+        return real_chunking(doc, *args, **kwargs)
+
+    monkeypatch.setattr(index.build, "chunk_document", splitter_gives_up)
+    report = update_index(Settings(corpus_dir=corpus, index_dir=tmp_path / "index"), lambda: embedder)
+    failed = {f["doc_id"]: f["error"] for f in report.failed}
+    assert set(failed) == {"odd-root.docx", "one-paragraph.txt"}
+    assert failed["one-paragraph.txt"] == "could not be processed (TimeoutError: sentence splitting took too long)"
+    assert report.added == [MOTION] and report.documents == 1
