@@ -25,7 +25,8 @@ from index.lexical import LEXICAL_VERSION
 from index.readers import SUPPORTED_SUFFIXES, DocumentError, read_document
 from index.schema import Chunk, Document, Span
 from index.settings import Settings
-from index.store import FORMAT_VERSION, Version, build_lock, current_version, meta_mismatch, read_version, write_version
+from index.store import (FORMAT_VERSION, IndexDamaged, Version, build_lock, current_version, meta_mismatch, read_version,
+                         write_version)
 from index.vectors import EXACT, VectorIndexInfo, empty_exact, fit, kind_of, wanted_kind
 
 
@@ -170,7 +171,10 @@ def _usable_previous(settings: Settings) -> tuple[Version | None, str | None]:
     folder = current_version(settings.index_dir)
     if folder is None:
         return None, None
-    version = read_version(folder)
+    try:
+        version = read_version(folder)
+    except IndexDamaged as error:
+        return None, f"the current version was damaged ({str(error).split('; rebuild')[0]})"
     mismatch = meta_mismatch(version.meta, expected_meta(settings))
     if mismatch is None:
         return version, None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from pathlib import Path
 from dataclasses import replace
 
 from index.answer import compose
@@ -19,7 +20,7 @@ from index.retrieve import retrieve
 from index.schema import Answer, Hit
 from index.scorer import AnswerScorer, ScorerError
 from index.settings import Settings
-from index.store import IndexMismatch, IndexMissing, IndexStore, current_version
+from index.store import IndexStore, current_version
 
 log = logging.getLogger(__name__)
 MAX_QUESTION_CHARS = 1000  # MiniLM reads 256 word pieces; longer questions only cost time
@@ -48,6 +49,7 @@ class Pipeline:
             else self.calibration.threshold if self.calibration is not None else 0.5
         self.generator = generator  # the optional LLM; None answers extractively
         self._reload_lock = threading.Lock()
+        self._refused: Path | None = None  # a published version that failed to load
 
     def refresh(self) -> IndexStore:
         """The current index version, loading it first if a rebuild published a new one.
@@ -56,14 +58,15 @@ class Pipeline:
         answered wholly from the old version or wholly from the new.
         """
         published = current_version(self.settings.index_dir)
-        if published is None or published == self.store.folder:
+        if published is None or published in (self.store.folder, self._refused):
             return self.store
         with self._reload_lock:
-            if published != self.store.folder:
+            if published not in (self.store.folder, self._refused):
                 try:
                     self.store = IndexStore.load(self.settings.index_dir, expected_meta(self.settings))
                     log.info("now serving index version %s", self.store.folder.name)
-                except (IndexMismatch, IndexMissing, OSError, ValueError) as error:
+                except Exception as error:  # noqa: BLE001 - whatever a bad version raises, the good one serves on
+                    self._refused = published  # not read again on every question
                     log.warning("keeping index version %s: the new one cannot be served (%s)",
                                 self.store.folder.name, error)
         return self.store

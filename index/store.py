@@ -37,6 +37,10 @@ class IndexMismatch(Exception):
     """The index was built with other settings than those in force."""
 
 
+class IndexDamaged(Exception):
+    """A file of the published version is missing, truncated or unreadable."""
+
+
 class BuildBusy(Exception):
     """Another process is rebuilding the same index folder."""
 
@@ -65,10 +69,13 @@ class IndexStore:
         folder = current_version(index_dir)
         if folder is None:
             raise IndexMissing(f"no index in {index_dir}; build one with `citebot index`")
-        meta = _read_json(folder / "meta.json")
+        with _reading(folder, "meta.json"):
+            meta = _read_json(folder / "meta.json")
         check_meta(meta, expected)
-        return cls(folder, meta, faiss.read_index(str(folder / "vectors.faiss")), _units(folder),
-                   LexicalIndex.load(folder / "bm25"), ChunkTable(folder), _read_json(folder / "docs.json"))
+        check_files(folder, meta)
+        with _reading(folder, "the index files"):
+            return cls(folder, meta, faiss.read_index(str(folder / "vectors.faiss")), _units(folder),
+                       LexicalIndex.load(folder / "bm25"), ChunkTable(folder), _read_json(folder / "docs.json"))
 
     def doc_info(self, doc_id: str) -> DocInfo:
         doc = self.docs[doc_id]
@@ -102,8 +109,11 @@ class Version:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self.meta: dict[str, Any] = _read_json(folder / "meta.json")
-        self.docs: dict[str, dict[str, Any]] = _read_json(folder / "docs.json")
+        with _reading(folder, "meta.json"):
+            self.meta: dict[str, Any] = _read_json(folder / "meta.json")
+        check_files(folder, self.meta)
+        with _reading(folder, "docs.json"):
+            self.docs: dict[str, dict[str, Any]] = _read_json(folder / "docs.json")
 
     @cached_property
     def chunks(self) -> list[Chunk]:
@@ -155,6 +165,37 @@ def build_lock(index_dir: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+@contextmanager
+def _reading(folder: Path, what: str) -> Iterator[None]:
+    """Anything a damaged file makes a reader raise (FAISS's RuntimeError, numpy's ValueError, ...) as one error."""
+    try:
+        yield
+    except Exception as error:  # noqa: BLE001 - every library fails a truncated file its own way
+        raise IndexDamaged(f"index version {folder.name} is damaged ({what}: {type(error).__name__}: "
+                           f"{str(error).splitlines()[0][:160] if str(error) else ''}); "
+                           "rebuild it with `citebot index`") from None
+
+
+def file_sizes(folder: Path) -> dict[str, int]:
+    """Every file of a version folder but meta.json, by relative path."""
+    return {p.relative_to(folder).as_posix(): p.stat().st_size for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.name != "meta.json"}
+
+
+def check_files(folder: Path, meta: dict[str, Any]) -> None:
+    """Refuse a version whose files are missing or not the size they were written at (versions written
+    before sizes were recorded are not checked)."""
+    recorded = meta.get("files")
+    if not isinstance(recorded, dict):
+        return
+    found = file_sizes(folder)
+    for name, size in recorded.items():
+        if found.get(name) != size:
+            state = "missing" if name not in found else f"{found[name]} bytes, written as {size}"
+            raise IndexDamaged(f"index version {folder.name} is damaged ({name}: {state}); "
+                               "rebuild it with `citebot index`")
+
+
 def meta_mismatch(meta: dict[str, Any], expected: dict[str, Any]) -> tuple[str, Any, Any] | None:
     """(what, as built, as wanted) for the first difference that makes an index's vectors or chunks
     mean something else than the settings say; None when there is none."""
@@ -200,7 +241,7 @@ def write_version(index_dir: Path, meta: dict[str, Any], chunks: list[Chunk], ve
     LexicalIndex.build([c.text for c in chunks], [c.chunk_id for c in chunks]).save(staging / "bm25")
     write_chunks(staging, chunks)
     _write_json(staging / "docs.json", docs)
-    _write_json(staging / "meta.json", {**meta, "version": name})
+    _write_json(staging / "meta.json", {**meta, "version": name, "files": file_sizes(staging)})
     _fsync_tree(staging)
     staging.rename(index_dir / name)
     _publish(index_dir, name)

@@ -121,3 +121,50 @@ def test_a_file_that_breaks_a_parser_or_the_splitter_fails_alone(tmp_path, corpu
     assert set(failed) == {"odd-root.docx", "one-paragraph.txt"}
     assert failed["one-paragraph.txt"] == "could not be processed (TimeoutError: sentence splitting took too long)"
     assert report.added == [MOTION] and report.documents == 1
+
+
+def _current(index_dir):
+    from index.store import current_version
+
+    return current_version(index_dir)
+
+
+@pytest.mark.parametrize(("damage", "named"), [
+    (lambda v: (v / "vectors.faiss").write_bytes((v / "vectors.faiss").read_bytes()[:100]), "vectors.faiss"),
+    (lambda v: (v / "docs.json").write_text("{not json"), "docs.json"),
+    (lambda v: (v / "bm25" / "chunk_ids.npy").unlink(), "bm25/chunk_ids.npy"),
+])
+def test_a_damaged_index_is_one_line_naming_the_file_and_index_repairs_it(index_copy, corpus_dir, embedder,
+                                                                         damage, named, capsys):
+    from bot.cli import main
+
+    damage(_current(index_copy))
+    ask = ["ask", "--corpus", str(corpus_dir), "--index-dir", str(index_copy), "When was the DVK banned?"]
+    assert main(ask) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("citebot: error: index version") and named in err and "citebot index" in err
+    report = update_index(Settings(corpus_dir=corpus_dir, index_dir=index_copy), lambda: embedder)
+    assert report.rebuilt_because.startswith("the current version was damaged") and named in report.rebuilt_because
+    assert main(ask) == 0 and "13 March 2018" in capsys.readouterr().out
+
+
+def test_the_bot_never_switches_to_a_version_that_fails_to_load(index_copy, corpus_dir, embedder, caplog):
+    import json
+
+    from index.pipeline import Pipeline
+    from index.store import POINTER
+
+    pipeline = Pipeline.open(Settings(corpus_dir=corpus_dir, index_dir=index_copy), embedder)
+    good = pipeline.store.folder
+    bad = index_copy / (good.name + "-garbled")
+    shutil.copytree(good, bad)
+    size = (bad / "vectors.faiss").stat().st_size
+    (bad / "vectors.faiss").write_bytes(b"\0" * size)  # same size: only FAISS itself can tell
+    meta = json.loads((bad / "meta.json").read_text())
+    (bad / "meta.json").write_text(json.dumps({**meta, "version": bad.name}))
+    (index_copy / POINTER).write_text(bad.name + "\n")
+    answer = pipeline.ask("When was the DVK banned?")
+    assert answer.found and "13 March 2018" in answer.answer and pipeline.store.folder == good
+    assert caplog.text.count("keeping index version") == 1 and "damaged" in caplog.text
+    pipeline.ask("When was the DVK banned?")  # the refused version is not read again on every question
+    assert caplog.text.count("keeping index version") == 1
