@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 
 from telegram import BotCommand, LinkPreviewOptions, Update
 from telegram.ext import (AIORateLimiter, Application, ApplicationBuilder, CallbackQueryHandler, CommandHandler,
@@ -119,12 +120,17 @@ def run_bot(settings: Settings) -> None:
     application.bot_data["library_log_level"] = library_log.level
     library_log.setLevel(logging.CRITICAL)
     if settings.webhook_url:
+        # Without a secret anyone who finds the URL can post updates "from" an admin; so there always is one,
+        # registered with setWebhook, which Telegram then sends with every update.
+        secret = settings.webhook_secret.get_secret_value() or secrets.token_urlsafe(32)
+        if not settings.webhook_secret.get_secret_value():
+            logging.getLogger(__name__).info("no CITEBOT_WEBHOOK_SECRET set: using one generated for this run")
         application.run_webhook(
             listen=settings.webhook_listen,
             port=settings.webhook_port,
             url_path="telegram",
             webhook_url=settings.webhook_url,
-            secret_token=settings.webhook_secret.get_secret_value() or None,
+            secret_token=secret,
             allowed_updates=Update.ALL_TYPES,
         )
     else:
