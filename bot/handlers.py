@@ -45,10 +45,11 @@ def _answers(context: ContextTypes.DEFAULT_TYPE) -> AnswerCache:
 
 
 async def gatekeeper(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Stop updates from chats outside the allow-list, after one refusal line."""
+    """Stop updates from chats outside the allow-list, after one refusal line; then charge the sender's budget."""
     allowed = _settings(context).allowed_chats
     chat = update.effective_chat
-    if not allowed or chat is None or chat.id in allowed:
+    if not allowed or (chat is not None and chat.id in allowed):
+        await _charge(update, context)
         return
     if update.callback_query:
         await update.callback_query.answer()
@@ -58,6 +59,41 @@ async def gatekeeper(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
             refused_at[chat.id] = time.monotonic()
             await update.effective_message.reply_text(NOT_ALLOWED)
     raise ApplicationHandlerStop
+
+
+async def _charge(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """One budget per sender for everything that makes the bot work: questions, commands, buttons, uploads.
+
+    400 `/source 1` from one user used to cost everyone else's answers seconds each.
+    """
+    if not _acts_on(update, context):
+        return
+    limiter: RateLimiter = context.bot_data["limiter"]
+    sender = update.effective_user.id if update.effective_user else -(update.effective_chat.id if
+                                                                        update.effective_chat else 0)
+    if limiter.allow(sender):
+        return
+    if limiter.first_refusal(sender):
+        if update.callback_query:
+            await update.callback_query.answer(TOO_FAST)
+        elif update.effective_message:
+            await update.effective_message.reply_text(TOO_FAST)
+    elif update.callback_query:
+        await update.callback_query.answer()  # no spinner left turning, and no message either
+    raise ApplicationHandlerStop
+
+
+def _acts_on(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    """Will the bot do something with this update? Group chatter not addressed to it costs nothing."""
+    if update.callback_query:
+        return True
+    message = update.effective_message
+    if message is None:
+        return False
+    if update.effective_chat is None or update.effective_chat.type == ChatType.PRIVATE:
+        return True
+    text = message.text or ""
+    return text.startswith("/") or addressed_question(message, context.bot.username, context.bot.id) is not None
 
 
 async def on_private_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -91,13 +127,7 @@ def addressed_question(message: Message, username: str, bot_id: int) -> str | No
 
 async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) -> None:
     """Answer one question: rate limit, typing, the pipeline off the event loop, the cited reply."""
-    message = update.effective_message
-    limiter: RateLimiter = context.bot_data["limiter"]
-    user = update.effective_user
-    if user is not None and not limiter.allow(user.id):
-        if limiter.first_refusal(user.id):
-            await message.reply_text(TOO_FAST)
-        return
+    message = update.effective_message  # the sender's budget was charged by the gatekeeper
     question, note = text.strip(), None
     if len(question) > MAX_QUESTION_CHARS:
         question, note = question[:MAX_QUESTION_CHARS], CUT_NOTE.format(limit=MAX_QUESTION_CHARS)

@@ -87,7 +87,9 @@ class Settings(BaseSettings):
     )
     allowed_chats: IdList = Field(default_factory=list, description="Chat ids the bot answers; empty means all.")
     admins: IdList = Field(default_factory=list, description="User ids allowed to run /reindex and send documents.")
-    rate_limit_per_minute: int = Field(10, ge=1, description="Questions one user may ask per minute.")
+    rate_limit_per_minute: int = Field(
+        20, ge=1, description="Updates one user may send per minute that make the bot work: questions, commands, "
+        "buttons, uploads. One budget, so flooding /source or buttons slows no one else down.")
     webhook_url: str = Field("", description="Public HTTPS URL for Telegram to post updates to; empty means polling.")
     webhook_listen: str = Field("127.0.0.1", description="Address the webhook server listens on.")
     webhook_port: int = Field(8443, description="Port the webhook server listens on.")

@@ -301,3 +301,22 @@ def test_odd_source_numbers_and_forged_vote_data_get_short_answers(fake, bot):
     assert "old" in reply["text"].lower()
     log_path = bot[1].bot_data["feedback"].path
     assert not log_path.exists() or '"down\\n"' not in log_path.read_text()
+
+
+def test_one_budget_covers_commands_and_buttons_and_spares_other_chats(fake):
+    flooder, other = next(ids), next(ids)
+    [answer] = ask(fake, "When was the DVK movement banned?", chat=flooder)  # 1 of the 5 a minute
+    source = keyboard(answer)[0][0]["callback_data"]
+    for _ in range(3):
+        fake.push(fake.message_update("/source 1", chat_id=flooder, user_id=flooder))
+    for _ in range(3):
+        fake.push(fake.callback_update(source, chat_id=flooder, user_id=flooder))
+    for _ in range(5):
+        fake.push(fake.message_update("/help", chat_id=flooder, user_id=flooder))
+    [reply] = ask(fake, "Who is Malik Kenzhaliev?", chat=other)
+    assert "former judge" in reply["text"]  # another chat is answered meanwhile
+    time.sleep(1.0)
+    texts = [m["text"] for m in fake.sent("sendMessage", flooder)]
+    refusals = [a for a in fake.sent("answerCallbackQuery") if "asking faster" in str(a.get("text", ""))]
+    assert len(texts) <= 6  # five within the budget (the answer and four more), then the one refusal line
+    assert sum("asking faster than I can answer" in t for t in texts) + len(refusals) == 1
