@@ -13,6 +13,7 @@ from html import escape
 from index.schema import Answer, Citation
 
 TELEGRAM_LIMIT = 4096
+ESCAPED_WIDTH = len("&amp;")  # the most one character grows when escaped
 SEPARATOR = "\n\n"
 STYLES = {"plain": ("", ""), "bold": ("<b>", "</b>"), "italic": ("<i>", "</i>"),
           "quote": ("<blockquote>", "</blockquote>")}
@@ -76,7 +77,7 @@ def _pieces(paragraph: Paragraph, limit: int) -> list[str]:
     if len(paragraph.html()) <= limit:
         return [paragraph.html()]
     pieces, current = [], ""
-    for token in re.split(r"(?<=\n)|(?<=[.!?;] )|(?<= )", paragraph.text):
+    for token in _tokens(paragraph, limit):
         candidate = current + token
         if current and len(paragraph.html(candidate.strip())) > limit:
             pieces.append(paragraph.html(current.strip()))
@@ -86,3 +87,16 @@ def _pieces(paragraph: Paragraph, limit: int) -> list[str]:
     if current.strip():
         pieces.append(paragraph.html(current.strip()))
     return pieces
+
+
+def _tokens(paragraph: Paragraph, limit: int) -> list[str]:
+    """Lines, sentences and words; a word too long for a message alone (9,000 letters, or 4,000 "&" that escape
+    to 20,000 characters) in slices that fit even if every character escapes to five."""
+    tokens = []
+    width = max(1, (limit - len(paragraph.html(""))) // ESCAPED_WIDTH)
+    for token in re.split(r"(?<=\n)|(?<=[.!?;] )|(?<= )", paragraph.text):
+        if len(paragraph.html(token.strip())) <= limit:
+            tokens.append(token)
+        else:
+            tokens += [token[i : i + width] for i in range(0, len(token), width)]
+    return tokens

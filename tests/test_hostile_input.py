@@ -168,3 +168,20 @@ def test_the_bot_never_switches_to_a_version_that_fails_to_load(index_copy, corp
     assert caplog.text.count("keeping index version") == 1 and "damaged" in caplog.text
     pipeline.ask("When was the DVK banned?")  # the refused version is not read again on every question
     assert caplog.text.count("keeping index version") == 1
+
+
+@pytest.mark.parametrize("quote", ["x" * 9000, "&" * 4000, "a " + "<" * 3000 + " b", "Ünïcödé " * 900])
+def test_every_telegram_message_fits_after_escaping_long_words_included(quote):
+    import html
+    import re
+
+    from bot_harness import assert_telegram_html
+    from bot.telegram_render import TELEGRAM_LIMIT, passage_messages
+    from index.schema import Citation
+
+    messages = passage_messages(Citation(1, "doc.md", "Title", "2020", None, quote, 0.5))  # none of the counted
+    assert all(len(m) <= TELEGRAM_LIMIT for m in messages)
+    for message in messages:
+        assert_telegram_html(message)
+    shown = "".join(html.unescape(re.sub(r"<[^>]+>", "", m)) for m in messages)
+    assert shown.count(quote.split()[0][0]) == quote.count(quote.split()[0][0])  # nothing lost in the cuts
