@@ -141,7 +141,7 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, te
         answer = await asyncio.to_thread(pipeline.ask, question, previous)
     finally:
         typing.cancel()
-    answer_id = _answers(context).put(answer)
+    answer_id = _answers(context).put(answer, message.chat_id)
     context.chat_data["last_answer"] = answer_id
     asked = f"{previous} {question}" if previous else question
     context.chat_data["last_question"] = (asked[-FOLLOW_UP_CONTEXT_CHARS:], time.monotonic())
@@ -188,8 +188,8 @@ async def on_source_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     """Show the full passage behind a source button."""
     query = update.callback_query
     _, answer_id, n = query.data.split(":")
-    citation = _citation(_answers(context).get(answer_id), int(n))
-    if citation is None:
+    citation = _citation(_answers(context).get(answer_id, _chat_of(query)), int(n))
+    if citation is None or query.message is None:
         await query.answer(TOO_OLD)
         return
     await query.answer()
@@ -200,13 +200,22 @@ async def on_vote_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     """Record a 👍/👎 vote on an answer in the feedback log."""
     query = update.callback_query
     _, answer_id, vote = query.data.split(":")
-    answer = _answers(context).get(answer_id)
-    if answer is None:
+    answer = _answers(context).get(answer_id, _chat_of(query))
+    if answer is None or query.message is None:
         await query.answer("That answer is too old to rate.")
         return
-    context.bot_data["feedback"].record(answer, vote)
+    replaces = _answers(context).vote(answer_id, query.from_user.id, vote)
+    if replaces is None:
+        await query.answer("Your vote is already counted.")
+        return
+    context.bot_data["feedback"].record(answer, vote, replaces)
     await query.answer("Thanks for the feedback!")
     await query.edit_message_reply_markup(answer_keyboard(answer_id, answer, voted=True))
+
+
+def _chat_of(query) -> int | None:
+    """The chat whose message holds the button; None for an inline message, which belongs to no chat."""
+    return query.message.chat.id if query.message is not None else None
 
 
 async def on_stale_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -216,7 +225,7 @@ async def on_stale_button(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
 
 async def source_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/source N: the full passage of source N of the last answer in this chat."""
-    answer = _answers(context).get(context.chat_data.get("last_answer", ""))
+    answer = _answers(context).get(context.chat_data.get("last_answer", ""), update.effective_chat.id)
     if answer is None:
         await update.effective_message.reply_text(ASK_FIRST)
         return

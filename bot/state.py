@@ -15,21 +15,33 @@ from index.schema import Answer
 
 
 class AnswerCache:
-    """Recent answers by a short id, so a button pressed later can show a source or take a vote."""
+    """Recent answers by a short id and the chat they were given in, so a button pressed later in that chat
+    can show a source or take a vote. Another chat's buttons, forged or copied, find nothing."""
 
     def __init__(self, capacity: int = 2000) -> None:
-        self._answers: OrderedDict[str, Answer] = OrderedDict()
+        self._answers: OrderedDict[str, tuple[int, Answer]] = OrderedDict()
+        self._votes: dict[tuple[str, int], str] = {}  # (answer id, user id) -> the vote counted
         self._capacity = capacity
 
-    def put(self, answer: Answer) -> str:
+    def put(self, answer: Answer, chat_id: int) -> str:
         answer_id = secrets.token_hex(4)
-        self._answers[answer_id] = answer
+        self._answers[answer_id] = (chat_id, answer)
         while len(self._answers) > self._capacity:
-            self._answers.popitem(last=False)
+            gone, _ = self._answers.popitem(last=False)
+            self._votes = {key: vote for key, vote in self._votes.items() if key[0] != gone}
         return answer_id
 
-    def get(self, answer_id: str) -> Answer | None:
-        return self._answers.get(answer_id)
+    def get(self, answer_id: str, chat_id: int | None) -> Answer | None:
+        chat, answer = self._answers.get(answer_id, (None, None))
+        return answer if chat is not None and chat == chat_id else None
+
+    def vote(self, answer_id: str, user_id: int, vote: str) -> str | None:
+        """Count a user's vote once: None if it is the one already counted, else the one it replaces ("" if none)."""
+        previous = self._votes.get((answer_id, user_id), "")
+        if previous == vote:
+            return None
+        self._votes[(answer_id, user_id)] = vote
+        return previous
 
 
 class RateLimiter:
@@ -67,10 +79,12 @@ class FeedbackLog:
         self.path = path
         self._lock = threading.Lock()
 
-    def record(self, answer: Answer, vote: str) -> None:
+    def record(self, answer: Answer, vote: str, replaces: str = "") -> None:
+        """Append a vote; `replaces` names the same voter's earlier vote on this answer, which it supersedes."""
         entry = {
             "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "vote": vote,
+            **({"replaces": replaces} if replaces else {}),
             "question": answer.question,
             "answer": answer.answer,
             "found": answer.found,

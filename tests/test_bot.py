@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from bot import handlers
 from bot_harness import TOKEN, assert_telegram_html, running_bot
 
 ADMIN = 4242
@@ -320,3 +321,30 @@ def test_one_budget_covers_commands_and_buttons_and_spares_other_chats(fake):
     refusals = [a for a in fake.sent("answerCallbackQuery") if "asking faster" in str(a.get("text", ""))]
     assert len(texts) <= 6  # five within the budget (the answer and four more), then the one refusal line
     assert sum("asking faster than I can answer" in t for t in texts) + len(refusals) == 1
+
+
+def test_buttons_belong_to_their_chat_and_a_vote_counts_once_per_user(fake, bot):
+    owner, stranger = next(ids), next(ids)
+    [answer] = ask(fake, "When was the DVK movement banned?", chat=owner)
+    source, vote_down = keyboard(answer)[0][0]["callback_data"], keyboard(answer)[-1][1]["callback_data"]
+    vote_up = keyboard(answer)[-1][0]["callback_data"]
+
+    def press(data: str, user: int, inline: bool = False) -> str:
+        """Press a button and wait for the bot's answer to it (updates run concurrently)."""
+        calls = len(fake.sent("answerCallbackQuery"))
+        update = fake.callback_update(data, chat_id=user, user_id=user)
+        if inline:  # a button on an inline message: no chat at all
+            update["callback_query"].pop("message")
+            update["callback_query"]["inline_message_id"] = "inline-1"
+        fake.push(update)
+        return fake.wait_for("answerCallbackQuery", count=calls + 1)[calls].get("text", "")
+
+    assert press(source, stranger) == handlers.TOO_OLD  # copied into another chat
+    assert press(vote_down, stranger) == "That answer is too old to rate."
+    assert press(source, owner, inline=True) == handlers.TOO_OLD
+    assert [press(vote_down, owner), press(vote_down, owner), press(vote_up, owner)] == [
+        "Thanks for the feedback!", "Your vote is already counted.", "Thanks for the feedback!"]
+    assert fake.sent("sendMessage", stranger) == []
+    entries = [json.loads(line) for line in bot[1].bot_data["feedback"].path.read_text().splitlines()]
+    mine = [(e["vote"], e.get("replaces")) for e in entries if e["question"] == "When was the DVK movement banned?"]
+    assert mine == [("down", None), ("up", "down")]
