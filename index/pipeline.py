@@ -23,6 +23,7 @@ from index.settings import Settings
 from index.store import IndexStore, current_version
 
 log = logging.getLogger(__name__)
+SURROGATE = re.compile("[\ud800-\udfff]")
 MAX_QUESTION_CHARS = 1000  # MiniLM reads 256 word pieces; longer questions only cost time
 TYPE_NOUN_WEIGHT = 0.5  # "which country ..." asks for a country; the word itself need not appear
 FOLLOW_UP_WEIGHT = 0.5  # the previous question's terms count, but less than the new question's
@@ -130,7 +131,9 @@ class Pipeline:
 
 
 def normalise_question(question: str) -> str:
-    """Collapse whitespace and cap the length; refuse a question with no words."""
+    """Collapse whitespace, drop what is not text, cap the length; refuse a question with no words."""
+    # A lone surrogate (from a broken client, or a forged update) is not text; the tokenizer raised on it.
+    question = SURROGATE.sub("", question)
     text = re.sub(r"\s+", " ", question).strip()[:MAX_QUESTION_CHARS]
     if not re.search(r"\w", text):
         raise EmptyQuestion("the question is empty; ask something about the documents")

@@ -185,3 +185,8 @@ def test_every_telegram_message_fits_after_escaping_long_words_included(quote):
         assert_telegram_html(message)
     shown = "".join(html.unescape(re.sub(r"<[^>]+>", "", m)) for m in messages)
     assert shown.count(quote.split()[0][0]) == quote.count(quote.split()[0][0])  # nothing lost in the cuts
+
+
+def test_a_lone_surrogate_in_a_question_is_dropped_not_a_crash(pipeline):
+    answer = pipeline.ask("When was the DVK movement \ud800 banned?")
+    assert answer.found and "13 March 2018" in answer.answer
