@@ -190,3 +190,23 @@ def test_every_telegram_message_fits_after_escaping_long_words_included(quote):
 def test_a_lone_surrogate_in_a_question_is_dropped_not_a_crash(pipeline):
     answer = pipeline.ask("When was the DVK movement \ud800 banned?")
     assert answer.found and "13 March 2018" in answer.answer
+
+
+def test_a_docx_bomb_is_refused_before_it_is_unpacked(tmp_path):
+    import io
+    import resource
+    import zipfile
+
+    from index.readers import DocumentError, read_document
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("word/document.xml", "<w:document>" + "<w:p/>" * 20_000_000 + "</w:document>")  # 120 MB
+    path = tmp_path / "bomb.docx"
+    path.write_bytes(buffer.getvalue())
+    assert path.stat().st_size < 2**20
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(DocumentError, match="DOCX unpacks to 114 MB .114 MB of XML., over the limit of 50 MB"):
+        read_document(path, "bomb.docx")
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000  # KB: nothing was unpacked
