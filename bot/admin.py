@@ -19,6 +19,7 @@ from index.store import BuildBusy
 ADMINS_ONLY = "Only the bot's admins can do that."
 ONLY_TEXT = "I can only read text. Please type your question as a message."
 TELEGRAM_DOWNLOAD_MB = 20  # the Bot API serves files up to 20 MB
+MAX_NAME_BYTES = 200  # file systems allow 255; room is left for "-2" and the hidden upload prefix
 
 
 def is_admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
@@ -50,16 +51,24 @@ async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
                                  f"{document.file_name or 'this file'} is not one of them.")
         return
     limit_mb = min(settings.max_file_mb, TELEGRAM_DOWNLOAD_MB)
+    too_big = f"That file is over {limit_mb:g} MB; put it in the corpus folder by hand instead."
     if (document.file_size or 0) > limit_mb * 2**20:
-        await message.reply_text(f"That file is over {limit_mb:g} MB; put it in the corpus folder by hand instead.")
+        await message.reply_text(too_big)
+        return
+    telegram_file = await context.bot.get_file(document.file_id)
+    data = await telegram_file.download_as_bytearray()
+    if len(data) > limit_mb * 2**20:  # file_size is what the sender claims; these are the bytes that came
+        await message.reply_text(too_big)
         return
     corpus = Path(settings.corpus_dir)
     corpus.mkdir(parents=True, exist_ok=True)
     partial = corpus / f".upload-{secrets.token_hex(4)}{suffix}"  # hidden: a scan never sees half a file
-    telegram_file = await context.bot.get_file(document.file_id)
-    await telegram_file.download_to_drive(partial)
-    target = _free_path(corpus / name)
-    partial.rename(target)
+    try:
+        partial.write_bytes(data)
+        target = _free_path(corpus / name)
+        partial.rename(target)
+    finally:
+        partial.unlink(missing_ok=True)  # after a failure; a renamed file is no longer there
     saved = (f"Saved as {target.name}." if target.name == name
              else f"A document named {name} is already in the corpus, so I saved this one as {target.name}.")
     await message.reply_text(f"{saved} Indexing…")
@@ -80,11 +89,14 @@ async def _rebuild_and_report(update: Update, context: ContextTypes.DEFAULT_TYPE
 
 
 def safe_file_name(raw: str) -> str:
-    """A plain file name: no folders, no hidden or parent names, only word characters, dots and dashes."""
+    """A plain file name: no folders, no hidden or parent names, only word characters, dots and dashes,
+    at most MAX_NAME_BYTES in UTF-8 with its extension kept (100 CJK characters are 300 bytes)."""
     base = unicodedata.normalize("NFKC", raw.replace("\\", "/").split("/")[-1])
     base = re.sub(r"\s+", "-", base.strip())
-    base = re.sub(r"[^\w.\-]", "", base).lstrip(".-")[:120]
-    return base if Path(base).stem else f"document{Path(base).suffix}"
+    base = re.sub(r"[^\w.\-]", "", base).lstrip(".-")
+    stem, suffix = Path(base).stem, Path(base).suffix[:16]
+    stem = stem.encode("utf-8")[: MAX_NAME_BYTES - len(suffix.encode("utf-8"))].decode("utf-8", "ignore")
+    return f"{stem or 'document'}{suffix}"
 
 
 def _free_path(path: Path) -> Path:

@@ -70,3 +70,20 @@ def test_running_bot_serves_a_rebuild_made_outside_it(small_pipeline, tmp_path):
         (small_pipeline.settings.corpus_dir / "aktau.md").write_text(NEW_FACT)
         update_index(small_pipeline.settings, lambda: small_pipeline.embedder)  # as `citebot index` would
         assert "42 detained protesters" in say(fake, 5, **fake.message_update(QUESTION, 5, 5))[0]["text"]
+
+
+def test_uploads_keep_their_extension_fit_the_file_system_and_are_sized_by_their_bytes(small_pipeline, tmp_path):
+    corpus = small_pipeline.settings.corpus_dir
+    with running_bot(small_pipeline, tmp_path, admins=[ADMIN], max_file_mb=0.01) as (fake, _):  # about 10 KB
+        long_name = say(fake, ADMIN, count=2, **fake.document_update("a" * 300 + ".txt", b"Long names are cut.",
+                                                                       ADMIN, ADMIN))
+        assert long_name[0]["text"] == f"Saved as {'a' * 196}.txt. Indexing…"
+        wide_name = say(fake, ADMIN, count=2, **fake.document_update("中" * 100 + ".txt", "中文".encode(), ADMIN, ADMIN))
+        assert wide_name[0]["text"].startswith("Saved as 中") and wide_name[0]["text"].endswith(".txt. Indexing…")
+        liar = fake.document_update("claims-small.txt", b"x" * 50_000, ADMIN, ADMIN)
+        liar["message"]["document"]["file_size"] = 100  # what the sender claims; 50 KB arrive
+        refused = say(fake, ADMIN, **liar)
+        assert refused[0]["text"].startswith("That file is over 0.01 MB")
+    names = [p.name for p in corpus.iterdir()]
+    assert "claims-small.txt" not in names and not list(corpus.glob(".upload-*"))
+    assert all(len(name.encode()) <= 200 for name in names)
