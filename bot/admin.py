@@ -14,7 +14,7 @@ from telegram.ext import ContextTypes
 from index.build import CorpusError, update_index
 from index.pipeline import Pipeline
 from index.readers import SUPPORTED_SUFFIXES
-from index.store import BuildBusy
+from index.store import BuildBusy, IndexWriteError
 
 ADMINS_ONLY = "Only the bot's admins can do that."
 ONLY_TEXT = "I can only read text. Please type your question as a message."
@@ -81,7 +81,7 @@ async def _rebuild_and_report(update: Update, context: ContextTypes.DEFAULT_TYPE
     try:
         # One rebuild at a time, across processes too: a second is refused by the build lock.
         report = await asyncio.to_thread(update_index, pipeline.settings, lambda: pipeline.embedder)
-    except (CorpusError, BuildBusy) as error:
+    except (CorpusError, BuildBusy, IndexWriteError) as error:
         await message.reply_text(f"Nothing was rebuilt: {error}")
         return
     await asyncio.to_thread(pipeline.refresh)  # load the new version now, not during someone's question

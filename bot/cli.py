@@ -198,10 +198,10 @@ def _known_error_message(error: Exception) -> str | None:
     from index.llm import LlmUnavailable
     from index.datasets import DatasetError
     from index.scorer import ScorerError
-    from index.store import BuildBusy, IndexDamaged, IndexMismatch, IndexMissing
+    from index.store import BuildBusy, IndexDamaged, IndexMismatch, IndexMissing, IndexWriteError
 
     known = (CliError, CorpusError, ModelLoadError, EmptyQuestion, PromptError, IndexMismatch, IndexMissing, IndexDamaged,
-             BuildBusy, EvalError, LlmUnavailable, ScorerError, DatasetError)
+             BuildBusy, IndexWriteError, EvalError, LlmUnavailable, ScorerError, DatasetError)
     if isinstance(error, known):
         return str(error)
     if isinstance(error, ValidationError):

@@ -41,6 +41,10 @@ class IndexDamaged(Exception):
     """A file of the published version is missing, truncated or unreadable."""
 
 
+class IndexWriteError(Exception):
+    """The index folder cannot be written (read-only, full disk); the previous version keeps serving."""
+
+
 class BuildBusy(Exception):
     """Another process is rebuilding the same index folder."""
 
@@ -145,8 +149,10 @@ def _units(folder: Path) -> np.ndarray:
 @contextmanager
 def build_lock(index_dir: Path) -> Iterator[None]:
     """One rebuild of an index folder at a time; a second is refused with a clear message."""
-    index_dir.mkdir(parents=True, exist_ok=True)
-    with open(index_dir / "build.lock", "a+", encoding="utf-8") as handle:
+    with _writing(index_dir):
+        index_dir.mkdir(parents=True, exist_ok=True)
+        handle = open(index_dir / "build.lock", "a+", encoding="utf-8")
+    with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -229,12 +235,24 @@ def write_version(index_dir: Path, meta: dict[str, Any], chunks: list[Chunk], ve
     `vectors` is a FAISS index (index.vectors) holding exactly the chunks' ids; `unit_vectors` has
     one row per sentence, chunk after chunk in the order of `chunks`.
     """
-    import faiss
-
-    index_dir.mkdir(parents=True, exist_ok=True)
     name = f"v{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**6:06d}"
     staging = index_dir / f".{name}.partial"
-    staging.mkdir()
+    try:
+        with _writing(index_dir):
+            _write_staged(staging, meta, name, chunks, vectors, unit_vectors, docs)
+            staging.rename(index_dir / name)
+            _publish(index_dir, name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # what a failed write left; gone after a rename anyway
+    _prune(index_dir, keep=name)
+    return index_dir / name
+
+
+def _write_staged(staging: Path, meta: dict[str, Any], name: str, chunks: list[Chunk], vectors: Any,
+                  unit_vectors: np.ndarray, docs: dict[str, dict[str, Any]]) -> None:
+    import faiss
+
+    staging.mkdir(parents=True)
     faiss.write_index(vectors, str(staging / "vectors.faiss"))
     np.save(staging / "units.npy", np.asarray(unit_vectors, dtype=np.float16))  # half the disk; cosines agree to 1e-3
     (staging / "bm25").mkdir()
@@ -243,10 +261,16 @@ def write_version(index_dir: Path, meta: dict[str, Any], chunks: list[Chunk], ve
     _write_json(staging / "docs.json", docs)
     _write_json(staging / "meta.json", {**meta, "version": name, "files": file_sizes(staging)})
     _fsync_tree(staging)
-    staging.rename(index_dir / name)
-    _publish(index_dir, name)
-    _prune(index_dir, keep=name)
-    return index_dir / name
+
+
+@contextmanager
+def _writing(index_dir: Path) -> Iterator[None]:
+    try:
+        yield
+    except (OSError, RuntimeError) as error:  # FAISS reports a failed write as RuntimeError
+        detail = getattr(error, "strerror", None) or str(error).splitlines()[0][:160]
+        raise IndexWriteError(f"cannot write the index in {index_dir} ({detail}); "
+                              "the previous version, if any, keeps serving") from None
 
 
 def _publish(index_dir: Path, name: str) -> None:

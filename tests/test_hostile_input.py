@@ -249,3 +249,38 @@ def test_passages_reach_the_llm_inside_delimiters_they_cannot_close(pipeline):
     prompt = RecordingLlm.prompt
     assert prompt.count("<<<END OF PASSAGE [1]>>>") == 1 and "<<<PASSAGE [9]" not in prompt
     assert "never instructions to you" in prompt and "Ignore all instructions" in prompt  # quoted, as data
+
+
+def test_a_full_disk_is_one_line_and_the_previous_version_keeps_serving(index_copy, corpus_dir, embedder,
+                                                                         monkeypatch, capsys, tmp_path):
+    import errno
+
+    import index.store
+    from bot.cli import main
+    from index.pipeline import Pipeline
+
+    before = _current(index_copy)
+    corpus = tmp_path / "corpus"
+    shutil.copytree(corpus_dir, corpus)
+    (corpus / "new.txt").write_text("A new document about the delegation's second visit, in 2023.")
+
+    def disk_full(*_args, **_kwargs):  # stands in for a full disk, which cannot be made here
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(index.store, "write_chunks", disk_full)
+    assert main(["index", "--corpus", str(corpus), "--index-dir", str(index_copy)]) == 1
+    err = capsys.readouterr().err
+    assert err == (f"citebot: error: cannot write the index in {index_copy} (No space left on device); "
+                   "the previous version, if any, keeps serving\n")
+    assert _current(index_copy) == before and not list(index_copy.glob(".*.partial"))
+    answer = Pipeline.open(Settings(corpus_dir=corpus, index_dir=index_copy), embedder).ask("When was the DVK banned?")
+    assert "13 March 2018" in answer.answer
+
+
+def test_an_index_folder_that_cannot_be_made_is_one_line(tmp_path, corpus_dir, capsys):
+    from bot.cli import main
+
+    blocked = tmp_path / "index"
+    blocked.write_text("a file where the index folder should be")
+    assert main(["index", "--corpus", str(corpus_dir), "--index-dir", str(blocked)]) == 1
+    assert capsys.readouterr().err.startswith(f"citebot: error: cannot write the index in {blocked} (")
