@@ -348,3 +348,16 @@ def test_buttons_belong_to_their_chat_and_a_vote_counts_once_per_user(fake, bot)
     entries = [json.loads(line) for line in bot[1].bot_data["feedback"].path.read_text().splitlines()]
     mine = [(e["vote"], e.get("replaces")) for e in entries if e["question"] == "When was the DVK movement banned?"]
     assert mine == [("down", None), ("up", "down")]
+
+
+def test_an_update_without_a_user_is_answered_within_the_chats_budget(fake):
+    chat = next(ids)
+    update = fake.message_update("When was the DVK movement banned?", chat_id=chat, user_id=chat)
+    update["message"].pop("from")  # as forged updates and some channel posts come
+    for _ in range(7):
+        fake.push(update)
+    fake.wait_for("sendMessage", chat, count=6)
+    time.sleep(1.0)  # the seventh had as long as the others to be answered
+    texts = [m["text"] for m in fake.sent("sendMessage", chat)]
+    assert "13 March 2018" in texts[0] and not any("went wrong" in t.lower() for t in texts)
+    assert len(texts) == 6 and "asking faster than I can answer" in texts[-1]  # five, then the one refusal
