@@ -19,7 +19,6 @@ from typing import Any
 from index.evaluate import EvalItem
 
 REPORT, DEVELOPMENT = "report", "development"
-PARTS = (REPORT, DEVELOPMENT, "all")
 DEFAULT_SPLITS = Path(__file__).resolve().parent.parent / "eval" / "splits.json"
 
 
