@@ -23,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bot.train_command import SQUAD_WORK  # noqa: E402
 from index.datasets import REPORT, load_splits, select_part  # noqa: E402
 from index.evaluate import load_items  # noqa: E402
 
@@ -30,7 +31,7 @@ OLD_COMMIT = "de6c1bb"
 WORK = ROOT / ".citebot" / "bench" / "answer-quality"
 SETS = {  # name: (items, corpus, calibration)
     "eval/qa.jsonl": (ROOT / "eval" / "qa.jsonl", ROOT / "corpus", "corpus"),
-    "SQuAD 2.0 articles": (ROOT / ".citebot" / "squad" / "qa.jsonl", ROOT / ".citebot" / "squad" / "corpus", "squad2"),
+    "SQuAD 2.0 articles": (ROOT / SQUAD_WORK / "qa.jsonl", ROOT / SQUAD_WORK / "corpus", "squad2"),
 }
 ROWS = (("handled right", "handled_right"), ("unanswerable declined", "unanswerable_declined"),
         ("answerable answered", "answered"), ("answer contains a correct answer", "contains"),

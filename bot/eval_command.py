@@ -77,8 +77,8 @@ def _run_pipeline(items, settings: Settings, args: argparse.Namespace) -> dict:
 
     # Every question is answered and the threshold applied by the eval, so it knows what each declined
     # answer would have been: the plot and the calibration table need that.
-    pipeline = Pipeline.open(settings.model_copy(update={"min_confidence": 0.0}))
-    threshold = settings.min_confidence if settings.min_confidence is not None else pipeline.calibration.threshold
+    pipeline = Pipeline.open(settings)
+    threshold, pipeline.min_confidence = pipeline.min_confidence, 0.0
     similarity = embedding_similarity(pipeline.embedder.encode_passages)
     progress = _progress_bar if sys.stderr.isatty() and not args.json else (lambda values: values)
     not_found = pipeline.prompts.render("not_found", question="")
@@ -104,10 +104,8 @@ def _write_outputs(report: dict, args: argparse.Namespace, table, markdown) -> N
         args.report.parent.mkdir(parents=True, exist_ok=True)
         args.report.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
         plot = write_plot(report, args.report.with_suffix(".png"), f"{args.file} ({report['part']} part)")
-        text = markdown(report, baseline).replace("\n## Worst items", "\n" + "\n".join(
-            calibration_markdown(report) + ["", f"![answered right against answered]({plot.name})", ""])
-            + "\n## Worst items", 1)
-        args.report.with_suffix(".md").write_text(text, encoding="utf-8")
+        extra = calibration_markdown(report) + ["", f"![answered right against answered]({plot.name})"]
+        args.report.with_suffix(".md").write_text(markdown(report, baseline, extra=extra), encoding="utf-8")
 
 
 def _read_report(path: Path) -> dict:

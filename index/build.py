@@ -25,8 +25,8 @@ from index.lexical import LEXICAL_VERSION
 from index.readers import SUPPORTED_SUFFIXES, DocumentError, read_document
 from index.schema import Chunk, Document, Span
 from index.settings import Settings
-from index.store import (FORMAT_VERSION, IndexDamaged, Version, build_lock, current_version, meta_mismatch, read_version,
-                         write_version)
+from index.store import (FORMAT_VERSION, IndexDamaged, Version, build_lock, current_version, error_line, meta_mismatch,
+                         read_version, write_version)
 from index.vectors import EXACT, VectorIndexInfo, empty_exact, fit, kind_of, wanted_kind
 
 
@@ -174,7 +174,7 @@ def _usable_previous(settings: Settings) -> tuple[Version | None, str | None]:
     try:
         version = read_version(folder)
     except IndexDamaged as error:
-        return None, f"the current version was damaged ({str(error).split('; rebuild')[0]})"
+        return None, f"the current version was damaged ({error.reason})"
     mismatch = meta_mismatch(version.meta, expected_meta(settings))
     if mismatch is None:
         return version, None
@@ -313,8 +313,7 @@ def _chunk_all(documents: list[Document], next_id: int, embedder: Encoder, setti
 
 
 def _unexpected(error: Exception) -> str:
-    detail = str(error).splitlines()[0][:200] if str(error) else ""
-    return f"could not be processed ({type(error).__name__}{': ' + detail if detail else ''})"
+    return f"could not be processed ({error_line(error)})"
 
 
 def _manifest_entry(doc: Document, chunk_ids: list[int]) -> dict[str, Any]:

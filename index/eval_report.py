@@ -49,14 +49,16 @@ def worst_items(report: dict[str, Any], count: int = 10) -> list[dict[str, Any]]
     return sorted(wrong, key=badness)[:count]
 
 
-def markdown(report: dict[str, Any], baseline: dict[str, Any] | None = None, worst: int = 10) -> str:
+def markdown(report: dict[str, Any], baseline: dict[str, Any] | None = None, worst: int = 10,
+             extra: list[str] | None = None) -> str:
+    """The report as Markdown; `extra` lines (a calibration table, a plot) go between the metrics and the worst items."""
     lines = ["# Evaluation", "", f"{report['items']} items, k={report['k']}.", "",
              "| metric | citebot |" + (" baseline |" if baseline else ""),
              "|---|---|" + ("---|" if baseline else "")]
     for key, label in LABELS.items():
         row = f"| {label} | {_cell(report['metrics'][key])} |"
         lines.append(row + (f" {_cell(baseline['metrics'].get(key))} |" if baseline else ""))
-    lines += ["", "## Worst items", ""]
+    lines += (["", *extra] if extra else []) + ["", "## Worst items", ""]
     for result in worst_items(report, worst):
         expected = "not found" if result["unanswerable"] else (result["expected"] or "(no reference)")
         lines += [f"### {result['id']}: {result['question']}", "",

@@ -89,6 +89,7 @@ def candidates(question: Question, hits: list[Hit]) -> tuple[list[Candidate], np
             seen.add(where)
             unit_terms = terms(text)
             covered = frozenset(weights).intersection(unit_terms)
+            new_answer = kind is not None and holds_new_answer(kind, text, question.text)
             found.append(Candidate(rank, start, end, covered))
             rows.append([
                 unit_dense, hit.dense, 0.0, 0.0,
@@ -99,8 +100,7 @@ def candidates(question: Question, hits: list[Hit]) -> tuple[list[Candidate], np
                 _total(weights[t] for t in specifics - covered) / specific_weight,
                 _total(weights[t] for t in specifics - in_passage) / specific_weight,
                 unknown_share,
-                float(kind is not None and holds_new_answer(kind, text, question.text)),
-                float(kind is not None and not holds_new_answer(kind, text, question.text)),
+                float(new_answer), float(kind is not None and not new_answer),
                 sum(t not in weights for t in unit_terms) / max(1, len(unit_terms)),
                 _reciprocal(hit.dense_rank), _reciprocal(hit.lexical_rank), 1.0 / (1 + rank),
                 math.log1p(words), math.log1p(len(weights)), float(label),

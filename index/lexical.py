@@ -88,6 +88,7 @@ class LexicalIndex:
         self._doc_freq = doc_freq
         self._vocab = bm25.vocab_dict
         self._by_initial: dict[str, list[str]] | None = None  # spelling candidates, built on first need
+        self._frequent_by_initial: dict[str, list[str]] | None = None  # what a chat abbreviation may stand for
 
     @classmethod
     def build(cls, texts: Sequence[str], chunk_ids: Sequence[int]) -> LexicalIndex:
@@ -136,10 +137,15 @@ class LexicalIndex:
 
     def _expanded(self, short: str) -> str | None:
         """The frequent corpus term a chat abbreviation stands for ("kz" → "kazakhstan"), if one does."""
-        floor = ABBREVIATED_TERM_SHARE * len(self._chunk_ids)
+        if self._frequent_by_initial is None:  # a few hundred terms: not the whole vocabulary on every question
+            floor = ABBREVIATED_TERM_SHARE * len(self._chunk_ids)
+            self._frequent_by_initial = {}
+            for term, df in self._doc_freq.items():
+                if df >= floor:
+                    self._frequent_by_initial.setdefault(term[:1], []).append(term)
         pattern = re.compile(".*".join(map(re.escape, short)))
-        found = [t for t, df in self._doc_freq.items()
-                 if df >= floor and t[:1] == short[:1] and len(t) >= 2 * len(short) and pattern.match(t)]
+        found = [t for t in self._frequent_by_initial.get(short[:1], ())
+                 if len(t) >= 2 * len(short) and pattern.match(t)]
         return max(found, key=lambda t: (self._doc_freq[t], t), default=None)
 
     def _closest(self, term: str) -> str | None:

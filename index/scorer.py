@@ -82,7 +82,8 @@ class Calibration:
     threshold: float  # calibrated confidence under which the answer is "not found"
 
     def confidence(self, logit: float) -> float:
-        return 1.0 / (1.0 + math.exp(-(self.slope * logit + self.bias)))
+        z = min(max(self.slope * logit + self.bias, -700.0), 700.0)  # math.exp overflows past about 709
+        return 1.0 / (1.0 + math.exp(-z))
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,16 @@ class IndexMismatch(Exception):
 class IndexDamaged(Exception):
     """A file of the published version is missing, truncated or unreadable."""
 
+    def __init__(self, folder: Path, reason: str) -> None:
+        self.reason = reason  # which file, and what is wrong with it
+        super().__init__(f"index version {folder.name} is damaged ({reason}); rebuild it with `citebot index`")
+
+
+def error_line(error: BaseException) -> str:
+    """An unexpected error as one short line: its type and the first line of its message."""
+    detail = str(error).splitlines()[0][:200] if str(error).strip() else ""
+    return f"{type(error).__name__}: {detail}" if detail else type(error).__name__
+
 
 class IndexWriteError(Exception):
     """The index folder cannot be written (read-only, full disk); the previous version keeps serving."""
@@ -177,9 +187,7 @@ def _reading(folder: Path, what: str) -> Iterator[None]:
     try:
         yield
     except Exception as error:  # noqa: BLE001 - every library fails a truncated file its own way
-        raise IndexDamaged(f"index version {folder.name} is damaged ({what}: {type(error).__name__}: "
-                           f"{str(error).splitlines()[0][:160] if str(error) else ''}); "
-                           "rebuild it with `citebot index`") from None
+        raise IndexDamaged(folder, f"{what}: {error_line(error)}") from None
 
 
 def file_sizes(folder: Path) -> dict[str, int]:
@@ -198,8 +206,7 @@ def check_files(folder: Path, meta: dict[str, Any]) -> None:
     for name, size in recorded.items():
         if found.get(name) != size:
             state = "missing" if name not in found else f"{found[name]} bytes, written as {size}"
-            raise IndexDamaged(f"index version {folder.name} is damaged ({name}: {state}); "
-                               "rebuild it with `citebot index`")
+            raise IndexDamaged(folder, f"{name}: {state}")
 
 
 def meta_mismatch(meta: dict[str, Any], expected: dict[str, Any]) -> tuple[str, Any, Any] | None:
@@ -268,7 +275,7 @@ def _writing(index_dir: Path) -> Iterator[None]:
     try:
         yield
     except (OSError, RuntimeError) as error:  # FAISS reports a failed write as RuntimeError
-        detail = getattr(error, "strerror", None) or str(error).splitlines()[0][:160]
+        detail = getattr(error, "strerror", None) or error_line(error)
         raise IndexWriteError(f"cannot write the index in {index_dir} ({detail}); "
                               "the previous version, if any, keeps serving") from None
 
