@@ -22,11 +22,12 @@ from index.chunking import chunk_document, embedding_text
 from index.embedder import BUNDLED_MODEL_ID
 from index.encoders import Encoder
 from index.lexical import LEXICAL_VERSION
-from index.readers import SUPPORTED_SUFFIXES, DocumentError, read_document
+from index.reading import ReadLimits, read_files
+from index.readers import SUPPORTED_SUFFIXES
 from index.schema import Chunk, Document, Span
 from index.settings import Settings
-from index.store import (FORMAT_VERSION, IndexDamaged, Version, build_lock, current_version, error_line, meta_mismatch,
-                         read_version, write_version)
+from index.store import (FORMAT_VERSION, IndexDamaged, Version, build_lock, current_version, error_line, file_sha256,
+                         meta_mismatch, read_version, write_version)
 from index.vectors import EXACT, VectorIndexInfo, empty_exact, fit, kind_of, wanted_kind
 
 
@@ -109,7 +110,7 @@ def scan_corpus(corpus_dir: Path) -> tuple[list[CorpusFile], list[dict[str, str]
         if not path.resolve().is_relative_to(root):  # corpus/x.txt -> /etc/passwd was indexed and quoted
             refused.append({"doc_id": doc_id, "error": "a link to a file outside the corpus folder; not followed"})
             continue
-        files.append(CorpusFile(path, doc_id, _sha256(path)))
+        files.append(CorpusFile(path, doc_id, file_sha256(path)))
     return files, refused
 
 
@@ -117,14 +118,6 @@ def _readable(name: str) -> str:
     """A file name's bytes that are not UTF-8 (kept by Python as lone surrogates) shown as U+FFFD: ids are
     written to JSON as UTF-8, which cannot hold the surrogates."""
     return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def update_index(settings: Settings, get_embedder: Callable[[], Encoder], show_progress: bool = False) -> BuildReport:
@@ -210,7 +203,7 @@ def fingerprint(files: list[CorpusFile]) -> str:
 def _assemble(settings: Settings, previous: Version | None, plan: _Plan, embedder: Encoder | None,
               report: BuildReport, show_progress: bool) -> BuildReport:
     docs = dict(previous.docs) if previous else {}
-    documents, failures = _read_all(plan.to_read, int(settings.max_file_mb * 2**20))
+    documents, failures = _read_all(plan.to_read, _read_limits(settings))
     next_id = int(previous.meta.get("next_chunk_id", 0)) if previous else 0
     documents, new_chunks, chunk_failures = _chunk_all(documents, next_id, embedder, settings, plan.to_read)
     failures += chunk_failures
@@ -283,17 +276,18 @@ def _fit_vectors(settings: Settings, previous: Version | None, vectors: Any, uni
     return vectors, info
 
 
-def _read_all(files: list[CorpusFile], max_bytes: int) -> tuple[list[Document], list[tuple[CorpusFile, str]]]:
+def _read_limits(settings: Settings) -> ReadLimits:
+    return ReadLimits(max_bytes=int(settings.max_file_mb * 2**20), max_chars=int(settings.max_text_mb * 10**6),
+                      seconds=settings.file_seconds, memory_bytes=settings.read_memory_mb * 2**20)
+
+
+def _read_all(files: list[CorpusFile], limits: ReadLimits) -> tuple[list[Document], list[tuple[CorpusFile, str]]]:
     documents, failed = [], []
-    for file in files:
-        try:
-            documents.append(read_document(file.path, file.doc_id, max_bytes))
-        except DocumentError as error:
-            failed.append((file, str(error)))
-        except OSError as error:
-            failed.append((file, f"cannot read file ({error.strerror or error})"))
-        except Exception as error:  # noqa: BLE001 - one file a parser chokes on must not stop the build
-            failed.append((file, _unexpected(error)))
+    for file, outcome in zip(files, read_files([(f.path, f.doc_id) for f in files], limits)):
+        if isinstance(outcome, Document):
+            documents.append(outcome)
+        else:
+            failed.append((file, outcome))
     return documents, failed
 
 

@@ -15,10 +15,11 @@ from functools import lru_cache
 
 from index.schema import Chunk, Document, Span
 
-SPLITTER_VERSION = "paragraph-punkt-clause-heading/2"
+SPLITTER_VERSION = "paragraph-punkt-clause-heading/3"
 LONG_SENTENCE_WORDS = 45  # resolutions run to 150-word sentences of "; whereas" clauses
 MIN_UNIT_WORDS = 3
 SPECIAL_TOKENS = 3  # [CLS], [SEP] and the line break after the title
+WORDS_PER_TOKEN_CAP = 4  # a unit of more words than 4 chunk budgets is cut by words before tokens are counted
 HEADING_WORDS = 12  # a short paragraph without closing punctuation heads the one below it
 CLOSING = re.compile(r"[.!?;:,][\"'”’)\]]*$")
 # Punkt as bundled knows no abbreviations: "Art. 19", "5 Jan. 2019" and "the U.S. Senate" were cut in two.
@@ -100,6 +101,8 @@ def _merge_fragments(text: str, spans: list[Span]) -> list[Span]:
         merged.append((start, end))
     if pending is not None and merged:
         merged[-1] = (merged[-1][0], spans[-1][1])
+    elif pending is not None:  # a paragraph of scraps alone ('."0') was dropped, its words unsearchable
+        merged.append((pending, spans[-1][1]))
     return merged
 
 
@@ -153,18 +156,37 @@ def _overlap_start(sizes: list[int], first: int, last: int, overlap_tokens: int,
 
 def _fit_units(text: str, units: list[Span], count_tokens: TokenCounter, budget: int) -> list[Span]:
     """Cut any unit longer than a whole chunk at word boundaries, so nothing is truncated unseen."""
+    units = _cap_words(text, units, WORDS_PER_TOKEN_CAP * budget, budget // 2)
     sizes = count_tokens([text[s:e] for s, e in units])
     fitted: list[Span] = []
     for (start, end), size in zip(units, sizes):
         if size <= budget:
             fitted.append((start, end))
             continue
-        words = [m.span() for m in re.finditer(r"\S+", text[start:end])]
-        per_piece = max(1, len(words) * budget // size - 1)
-        for i in range(0, len(words), per_piece):
-            piece = words[i : i + per_piece]
-            fitted.append((start + piece[0][0], start + piece[-1][1]))
+        fitted += _word_pieces(text, start, end, max(1, _word_count(text, start, end) * budget // size - 1))
     return fitted
+
+
+def _cap_words(text: str, units: list[Span], most_words: int, piece_words: int) -> list[Span]:
+    """Units of more than `most_words` words cut into pieces of `piece_words`, before their tokens are counted:
+    a 10 MB paragraph without a full stop, counted whole, took the tokenizer 1.6 GB and 10 s."""
+    capped: list[Span] = []
+    for start, end in units:
+        if end - start <= most_words or _word_count(text, start, end) <= most_words:
+            capped.append((start, end))
+        else:
+            capped += _word_pieces(text, start, end, piece_words)
+    return capped
+
+
+def _word_count(text: str, start: int, end: int) -> int:
+    return sum(1 for _ in re.finditer(r"\S+", text[start:end]))
+
+
+def _word_pieces(text: str, start: int, end: int, per_piece: int) -> list[Span]:
+    words = [m.span() for m in re.finditer(r"\S+", text[start:end])]
+    return [(start + words[i][0], start + words[min(i + per_piece, len(words)) - 1][1])
+            for i in range(0, len(words), per_piece)]
 
 
 def _make_chunk(doc: Document, chunk_id: int, units: list[Span]) -> Chunk:

@@ -55,6 +55,8 @@ class Embedder:
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Word pieces per text, without special tokens."""
         # verbose=False: counting a text longer than the model reads is the point, not a mistake to warn about.
+        if not texts:
+            return []  # the tokenizer raises IndexError on an empty batch
         encoded = self._model.tokenizer(list(texts), add_special_tokens=False, verbose=False)["input_ids"]
         return [len(ids) for ids in encoded]
 

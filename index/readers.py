@@ -13,6 +13,7 @@ from index.schema import Document
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
 DEFAULT_MAX_BYTES = 50 * 2**20
+DEFAULT_MAX_CHARS = 20 * 10**6
 UNPACKED_FACTOR = 4  # a DOCX may unpack to this many times CITEBOT_MAX_FILE_MB in all (images included)
 FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*\n", re.DOTALL)
 
@@ -21,8 +22,9 @@ class DocumentError(Exception):
     """A file that cannot be indexed; the message says why, in a user's words."""
 
 
-def read_document(path: Path, doc_id: str, max_bytes: int = DEFAULT_MAX_BYTES) -> Document:
-    """Read, extract and clean one file; raise DocumentError for anything unreadable."""
+def read_document(path: Path, doc_id: str, max_bytes: int = DEFAULT_MAX_BYTES,
+                  max_chars: int = DEFAULT_MAX_CHARS) -> Document:
+    """Read, extract and clean one file; raise DocumentError for anything unreadable or over the limits."""
     size = path.stat().st_size
     if size > max_bytes:
         raise DocumentError(f"file is {size / 2**20:.1f} MB, over the {max_bytes / 2**20:g} MB limit")
@@ -33,13 +35,14 @@ def read_document(path: Path, doc_id: str, max_bytes: int = DEFAULT_MAX_BYTES) -
     if suffix in (".html", ".htm"):
         text, meta = _read_html(data)
     elif suffix == ".pdf":
-        text, meta = _read_pdf(data)
+        text, meta = _read_pdf(data, max_chars)
     elif suffix == ".docx":
         text, meta = _read_docx(data, max_bytes)
     elif suffix in SUPPORTED_SUFFIXES:
         text, meta = _split_front_matter(_decode(data))
     else:
         raise DocumentError(f"unsupported file type {suffix or '(none)'}")
+    _check_text_size(len(text), max_chars)
     cleaned = clean_text(text)
     if not cleaned.strip():
         raise DocumentError("no readable text")
@@ -51,6 +54,13 @@ def read_document(path: Path, doc_id: str, max_bytes: int = DEFAULT_MAX_BYTES) -
         text=cleaned,
         content_hash=hashlib.sha256(data).hexdigest(),
     )
+
+
+def _check_text_size(chars: int, max_chars: int) -> None:
+    """Refuse text past the limit before it is cleaned, split and embedded."""
+    if chars > max_chars:
+        raise DocumentError(f"yields over {max_chars / 10**6:g} million characters of text, the limit "
+                            "(CITEBOT_MAX_TEXT_MB)")
 
 
 def _decode(data: bytes) -> str:
@@ -92,16 +102,20 @@ def _read_html(data: bytes) -> tuple[str, dict[str, str]]:
     return text, meta
 
 
-def _read_pdf(data: bytes) -> tuple[str, dict[str, str]]:
+def _read_pdf(data: bytes, max_chars: int) -> tuple[str, dict[str, str]]:
     from pypdf import PdfReader
 
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):
             raise DocumentError("encrypted PDF (needs a password)")
-        pages = [page.extract_text() or "" for page in reader.pages]
+        pages, chars = [], 0
+        for page in reader.pages:  # page by page, so a huge PDF stops at the limit, not after extracting it all
+            pages.append(page.extract_text() or "")
+            chars += len(pages[-1])
+            _check_text_size(chars, max_chars)
         info = reader.metadata or {}
-    except DocumentError:
+    except (DocumentError, MemoryError):
         raise
     except Exception as error:  # a parser of damaged input can fail in any way; none may stop the build
         raise DocumentError(f"unreadable PDF ({error.__class__.__name__}: {error})") from None
@@ -120,11 +134,14 @@ def _read_docx(data: bytes, max_bytes: int) -> tuple[str, dict[str, str]]:
     _check_unpacked_size(data, max_bytes)
     try:
         document = docx.Document(io.BytesIO(data))
+        props = document.core_properties  # parts with an unexpected root element fail here, not above
+        created = props.created.date().isoformat() if props.created else ""
+        text = "\n\n".join(p.text for p in document.paragraphs)
+    except MemoryError:
+        raise
     except Exception as error:  # zipfile, lxml and python-docx each raise their own types for damaged files
         raise DocumentError(f"unreadable DOCX ({error.__class__.__name__})") from None
-    props = document.core_properties
-    created = props.created.date().isoformat() if props.created else ""
-    return "\n\n".join(p.text for p in document.paragraphs), {"title": props.title or "", "date": created}
+    return text, {"title": props.title or "", "date": created}
 
 
 def _check_unpacked_size(data: bytes, max_bytes: int) -> None:

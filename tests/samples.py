@@ -3,27 +3,33 @@
 from __future__ import annotations
 
 import io
+import zlib
 
 
 def pdf_bytes(lines: list[str], title: str = "") -> bytes:
     """A one-page PDF with the lines in Helvetica: what a text-layer PDF export looks like."""
     text = " ".join(f"({line}) Tj 0 -16 Td" for line in lines)
-    content = f"BT /F1 12 Tf 72 720 Td {text} ET"
+    return pdf_with_content(f"BT /F1 12 Tf 72 720 Td {text} ET".encode("latin-1"), title)
+
+
+def pdf_with_content(content: bytes, title: str = "", compress: bool = False) -> bytes:
+    """A one-page PDF whose page draws `content`, Flate-compressed if asked (how a few KB become 60 MB)."""
+    stream, flate = (zlib.compress(content, 9), " /Filter /FlateDecode") if compress else (content, "")
     objects = [
-        "<< /Type /Catalog /Pages 2 0 R >>",
-        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-        "/Resources << /Font << /F1 5 0 R >> >> >>",
-        f"<< /Length {len(content)} >>\nstream\n{content}\nendstream",
-        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-        f"<< /Title ({title}) /CreationDate (D:20190314120000) >>",
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        f"<< /Length {len(stream)}{flate} >>\nstream\n".encode() + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        f"<< /Title ({title}) /CreationDate (D:20190314120000) >>".encode("latin-1"),
     ]
     out = io.BytesIO()
     out.write(b"%PDF-1.4\n")
     offsets = []
     for number, body in enumerate(objects, 1):
         offsets.append(out.tell())
-        out.write(f"{number} 0 obj\n{body}\nendobj\n".encode("latin-1"))
+        out.write(f"{number} 0 obj\n".encode() + body + b"\nendobj\n")
     xref = out.tell()
     out.write(f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode())
     for offset in offsets:

@@ -6,6 +6,7 @@ import os
 import shutil
 import signal
 import stat
+from contextlib import contextmanager
 
 import pytest
 
@@ -50,17 +51,31 @@ def test_the_feedback_log_is_readable_by_its_owner_alone(tmp_path):
     assert stat.S_IMODE(os.stat(log.path).st_mode) == 0o600
 
 
-def test_a_long_line_of_brackets_is_cleaned_in_linear_time():
+@contextmanager
+def _at_most(seconds: int, what: str):
+    """Stop a run that would take minutes (what the input cost before), whatever the machine's speed."""
     def too_slow(*_):
-        raise TimeoutError("clean_text backtracked")
+        raise TimeoutError(what)
 
     previous = signal.signal(signal.SIGALRM, too_slow)
-    signal.alarm(10)  # 40,000 "[" took minutes when each one tried to match a link to the end of the line
+    signal.alarm(seconds)
     try:
-        assert clean_text("[" * 40_000 + "\n\nSee [the report](http://x).") .endswith("See the report.")
+        yield
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def test_a_long_line_of_brackets_is_cleaned_in_linear_time():
+    with _at_most(10, "clean_text backtracked"):  # 40,000 "[" took minutes, each trying a link to the line's end
+        assert clean_text("[" * 40_000 + "\n\nSee [the report](http://x).") .endswith("See the report.")
+
+
+def test_a_hard_wrapped_paragraph_of_megabytes_is_cleaned_in_linear_time():
+    wrapped = "\n".join(f"the delegation met defenders in Almaty and Astana, line {n} of many" for n in range(60_000))
+    with _at_most(10, "clean_text joined the lines one by one"):  # 2.4 MB took 121 s; 10 MB, half an hour
+        cleaned = clean_text(wrapped)
+    assert "\n" not in cleaned and cleaned.count("line ") == 60_000
 
 
 def test_links_out_of_the_corpus_are_skipped_and_odd_file_names_indexed(tmp_path, corpus_dir, embedder):
@@ -120,6 +135,7 @@ def test_a_file_that_breaks_a_parser_or_the_splitter_fails_alone(tmp_path, corpu
     failed = {f["doc_id"]: f["error"] for f in report.failed}
     assert set(failed) == {"odd-root.docx", "one-paragraph.txt"}
     assert failed["one-paragraph.txt"] == "could not be processed (TimeoutError: sentence splitting took too long)"
+    assert failed["odd-root.docx"] == "unreadable DOCX (AttributeError)"
     assert report.added == [MOTION] and report.documents == 1
 
 
@@ -129,7 +145,14 @@ def _current(index_dir):
     return current_version(index_dir)
 
 
+def _flip_last_byte(path):
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0x40  # a sentence vector's last half-float: loads fine, answers differ, nothing else tells
+    path.write_bytes(bytes(data))
+
+
 @pytest.mark.parametrize(("damage", "named"), [
+    (lambda v: _flip_last_byte(v / "units.npy"), "units.npy: its contents changed"),
     (lambda v: (v / "vectors.faiss").write_bytes((v / "vectors.faiss").read_bytes()[:100]), "vectors.faiss"),
     (lambda v: (v / "docs.json").write_text("{not json"), "docs.json"),
     (lambda v: (v / "bm25" / "chunk_ids.npy").unlink(), "bm25/chunk_ids.npy"),
@@ -284,3 +307,58 @@ def test_an_index_folder_that_cannot_be_made_is_one_line(tmp_path, corpus_dir, c
     blocked.write_text("a file where the index folder should be")
     assert main(["index", "--corpus", str(corpus_dir), "--index-dir", str(blocked)]) == 1
     assert capsys.readouterr().err.startswith(f"citebot: error: cannot write the index in {blocked} (")
+
+
+def _corpus_with(tmp_path, corpus_dir, extra: dict[str, bytes]):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(corpus_dir / MOTION, corpus / MOTION)
+    for name, data in extra.items():
+        (corpus / name).write_bytes(data)
+    return corpus
+
+
+def test_a_file_that_runs_past_its_time_budget_is_stopped_and_the_rest_indexed(tmp_path, corpus_dir, embedder):
+    from tests.samples import pdf_with_content
+
+    slow = pdf_with_content(b"BT /F1 12 Tf 72 700 Td " + b"(a) Tj 0 -1 Td " * 200_000 + b"ET", compress=True)
+    assert len(slow) < 10_000  # 6 KB that pypdf takes some 4 s to extract
+    corpus = _corpus_with(tmp_path, corpus_dir, {"slow.pdf": slow, "after.txt": b"Read after the slow one. " * 5})
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", file_seconds=1)
+    report = update_index(settings, lambda: embedder)
+    assert report.failed == [{"doc_id": "slow.pdf",
+                              "error": "took longer than 1 s to read; stopped (CITEBOT_FILE_SECONDS)"}]
+    assert report.added == [MOTION, "after.txt"]
+
+
+def test_a_file_whose_reader_needs_more_memory_than_the_cap_is_skipped(tmp_path, corpus_dir, embedder):
+    from tests.samples import pdf_with_content
+
+    bomb = pdf_with_content(b"BT /F1 12 Tf 72 700 Td (" + b"a" * (60 << 20) + b") Tj ET", compress=True)
+    assert len(bomb) < 100_000  # 60 KB that took pypdf to 800 MB
+    corpus = _corpus_with(tmp_path, corpus_dir, {"bomb.pdf": bomb})
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", read_memory_mb=400)
+    report = update_index(settings, lambda: embedder)
+    assert report.failed == [{"doc_id": "bomb.pdf", "error": "needed more than 400 MB of memory to read "
+                                                             "(CITEBOT_READ_MEMORY_MB)"}]
+    assert report.added == [MOTION]
+
+
+def test_text_past_the_extracted_size_limit_is_skipped_before_it_is_embedded(tmp_path, corpus_dir, embedder):
+    corpus = _corpus_with(tmp_path, corpus_dir, {"long.md": b"A sentence of a long file. " * 1000})
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", max_text_mb=0.02)
+    report = update_index(settings, lambda: embedder)
+    assert report.failed == [{"doc_id": "long.md", "error": "yields over 0.02 million characters of text, the limit "
+                                                            "(CITEBOT_MAX_TEXT_MB)"}]
+
+
+def test_a_huge_paragraph_without_a_full_stop_is_chunked_whole_in_bounded_pieces(embedder):
+    from index.chunking import chunk_document
+    from index.schema import Document
+
+    words = ("human rights defenders in Kazakhstan were detained again " * 40_000).strip()  # 2.4 MB, one paragraph
+    doc = Document("one.txt", "One", None, None, words, "x")
+    chunks = chunk_document(doc, 0, embedder.count_tokens, 200, 48)
+    sizes = embedder.count_tokens([c.text for c in chunks])
+    assert max(sizes) <= 200 and chunks[-1].end == len(words)
+    assert all(a.start <= b.start <= a.end for a, b in zip(chunks, chunks[1:]))  # contiguous, overlapping
