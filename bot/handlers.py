@@ -34,6 +34,9 @@ CUT_NOTE = "Your message was long, so I used its first {limit} characters."
 APOLOGY = "Sorry, something went wrong while answering. Please try again in a moment."
 ASK_FIRST = "Ask a question first; then /source N shows its passages."
 TOO_OLD = "That answer is too old; ask again to see its sources."
+# The only button data the bot takes (anything else is stale or forged); \Z, as "$" would also match before a "\n".
+SOURCE_BUTTON = re.compile(r"src:([0-9a-f]{8}):([0-9]{1,2})\Z")
+VOTE_BUTTON = re.compile(r"fb:([0-9a-f]{8}):(up|down)\Z")
 
 
 def _settings(context: ContextTypes.DEFAULT_TYPE) -> Settings:
@@ -187,7 +190,7 @@ def _citation(answer: Answer | None, n: int) -> Citation | None:
 async def on_source_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Show the full passage behind a source button."""
     query = update.callback_query
-    _, answer_id, n = query.data.split(":")
+    answer_id, n = SOURCE_BUTTON.match(query.data).groups()
     citation = _citation(_answers(context).get(answer_id, _chat_of(query)), int(n))
     if citation is None or query.message is None:
         await query.answer(TOO_OLD)
@@ -199,7 +202,7 @@ async def on_source_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -
 async def on_vote_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Record a 👍/👎 vote on an answer in the feedback log."""
     query = update.callback_query
-    _, answer_id, vote = query.data.split(":")
+    answer_id, vote = VOTE_BUTTON.match(query.data).groups()
     answer = _answers(context).get(answer_id, _chat_of(query))
     if answer is None or query.message is None:
         await query.answer("That answer is too old to rate.")

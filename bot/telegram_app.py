@@ -71,8 +71,8 @@ def _add_handlers(application: Application) -> None:
     application.add_handler(MessageHandler(private & filters.Document.ALL, admin.on_document))
     other = private & ~filters.TEXT & ~filters.COMMAND & ~filters.StatusUpdate.ALL
     application.add_handler(MessageHandler(other, handlers.on_other_message))
-    application.add_handler(CallbackQueryHandler(handlers.on_source_button, pattern=r"^src:[0-9a-f]{8}:[0-9]{1,2}\Z"))
-    application.add_handler(CallbackQueryHandler(handlers.on_vote_button, pattern=r"^fb:[0-9a-f]{8}:(up|down)\Z"))
+    application.add_handler(CallbackQueryHandler(handlers.on_source_button, pattern=handlers.SOURCE_BUTTON))
+    application.add_handler(CallbackQueryHandler(handlers.on_vote_button, pattern=handlers.VOTE_BUTTON))
     application.add_handler(CallbackQueryHandler(handlers.on_stale_button))
     application.add_error_handler(handlers.on_error)
 

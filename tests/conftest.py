@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
@@ -24,6 +26,15 @@ for name in [n for n in os.environ if n.startswith("CITEBOT_")] + ["TELEGRAM_BOT
     os.environ.pop(name, None)
 os.environ["PTB_TIMEDELTA"] = "1"  # as `citebot serve` sets it: python-telegram-bot's coming behaviour
 os.environ["NO_PROXY"] = "127.0.0.1,localhost"  # httpx honours *_PROXY; the fake Bot API is on loopback
+
+# The property tests (test_fuzz.py): `make test` runs the same 1,000 inputs each time, in under a minute;
+# `make fuzz` (--hypothesis-profile fuzz) fresh random ones for about 20 minutes. Registered here, before
+# pytest reads --hypothesis-profile.
+_QUIET = {"deadline": None, "database": None,
+          "suppress_health_check": [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]}
+hypothesis_settings.register_profile("ci", max_examples=1000, derandomize=True, **_QUIET)
+hypothesis_settings.register_profile("fuzz", max_examples=25_000, **_QUIET)
+hypothesis_settings.load_profile("ci")
 
 
 @pytest.fixture(scope="session")
