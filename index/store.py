@@ -14,6 +14,7 @@ import os
 import shutil
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
@@ -126,7 +127,7 @@ class Version:
         self.folder = folder
         with _reading(folder, "meta.json"):
             self.meta: dict[str, Any] = _read_json(folder / "meta.json")
-        check_files(folder, self.meta)
+        check_files(folder, self.meta)  # all of them: `citebot index` is what repairs a damaged version
         with _reading(folder, "docs.json"):
             self.docs: dict[str, dict[str, Any]] = _read_json(folder / "docs.json")
 
@@ -208,9 +209,9 @@ def file_sha256(path: Path) -> str:
 def check_files(folder: Path, meta: dict[str, Any]) -> None:
     """Refuse a version whose files are missing, or not the size and checksum they were written with.
 
-    Hashing costs about 1 s per GB here; a version is loaded once per process or live reload, and a flipped
-    bit in vectors.faiss otherwise gives wrong answers without an error. (Versions written before sizes were
-    recorded are not checked; those with sizes alone are checked by size.)
+    Hashing costs about 1 s per 2 GB here (two threads): a version is opened once per process, live reload
+    or rebuild, and a flipped bit in vectors.faiss would otherwise give wrong answers without an error.
+    Versions written before sizes were recorded are not checked; those with sizes alone, by size.
     """
     recorded = meta.get("files")
     if not isinstance(recorded, dict):
@@ -222,8 +223,11 @@ def check_files(folder: Path, meta: dict[str, Any]) -> None:
         if size != expected:
             state = "missing" if size is None else f"{size} bytes, written as {expected}"
             raise IndexDamaged(folder, f"{name}: {state}")
-        if isinstance(written, dict) and file_sha256(path) != written.get("sha256"):
-            raise IndexDamaged(folder, f"{name}: its contents changed since it was written (checksum differs)")
+    hashed = [name for name, written in recorded.items() if isinstance(written, dict)]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for name, digest in zip(hashed, pool.map(lambda n: file_sha256(folder / n), hashed)):
+            if digest != recorded[name].get("sha256"):
+                raise IndexDamaged(folder, f"{name}: its contents changed since it was written (checksum differs)")
 
 
 def meta_mismatch(meta: dict[str, Any], expected: dict[str, Any]) -> tuple[str, Any, Any] | None:
