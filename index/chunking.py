@@ -163,8 +163,27 @@ def _fit_units(text: str, units: list[Span], count_tokens: TokenCounter, budget:
         if size <= budget:
             fitted.append((start, end))
             continue
-        fitted += _word_pieces(text, start, end, max(1, _word_count(text, start, end) * budget // size - 1))
+        fitted += _pieces_within(text, start, end, count_tokens, budget)
     return fitted
+
+
+def _pieces_within(text: str, start: int, end: int, count_tokens: TokenCounter, budget: int) -> list[Span]:
+    """Whole words packed into pieces of at most `budget` tokens (a single longer word is a piece alone).
+
+    Word pieces never span whitespace, so a piece's count is the sum of its words'. Cutting by the unit's
+    average tokens per word instead gave pieces over the budget when the words were uneven ("002A0000…").
+    """
+    words = [(start + m.start(), start + m.end()) for m in re.finditer(r"\S+", text[start:end])]
+    pieces: list[Span] = []
+    first, total = words[0][0], 0
+    for (word_start, word_end), size in zip(words, count_tokens([text[a:b] for a, b in words])):
+        if total and total + size > budget:
+            pieces.append((first, previous_end))
+            first, total = word_start, 0
+        total += size
+        previous_end = word_end
+    pieces.append((first, previous_end))
+    return pieces
 
 
 def _cap_words(text: str, units: list[Span], most_words: int, piece_words: int) -> list[Span]:
