@@ -4,6 +4,10 @@
 #   make test   install into .venv, run the eval gates (eval/qa.jsonl, and the held-out SQuAD articles), then the tests
 #   make train  fit the answer scorer (index/models/answer_scorer.json) on the development part of the labelled sets
 #   make eval   the eval on eval/qa.jsonl beside a default llama-index baseline; report in .citebot/eval/
+#   make fuzz   the property tests of everything that reads untrusted input, as a long campaign (about 15 minutes):
+#               prints how many inputs each property tried, the total, and any input that broke one
+#   make bench-hostile  `citebot index` on the bundled corpus with hostile files beside it (a DOCX bomb, a 10 MB
+#               paragraph, a 40,000-"[" line, slow and huge PDFs) against the bundled corpus alone: time, memory
 #   make bench  install into .venv, run every benchmark up to a million passages and write BENCHMARKS.md
 #               (about 12 minutes; `make bench-quick`: small sizes in 3, into .citebot/bench/)
 
@@ -12,7 +16,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: setup run test eval squad train bench bench-quick bench-quality clean
+.PHONY: setup run test eval squad train fuzz bench-hostile bench bench-quick bench-quality clean
 
 # The eval gate: each a little under the figures of eval/qa.jsonl on the day it was set,
 # so a change that makes answers worse fails `make test` (and CI).
@@ -33,7 +37,8 @@ $(INSTALLED): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch first and pinned: the CPU wheel on this disk, not a multi-GB CUDA build.
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	# The cluster extra (Ray) too: its tests run a real local Ray cluster.
+	$(BIN)/python -m pip install --quiet -e '.[test,cluster]'
 	touch $(INSTALLED)
 
 setup: $(INSTALLED)
@@ -59,6 +64,18 @@ train: setup
 eval: setup
 	$(BIN)/citebot index
 	$(BIN)/citebot eval eval/qa.jsonl --baseline --report .citebot/eval/report.json
+
+fuzz: setup
+	mkdir -p .citebot
+	$(BIN)/python -m pytest tests/test_fuzz.py -q -p no:cacheprovider --hypothesis-profile=fuzz \
+		--hypothesis-show-statistics > .citebot/fuzz.log 2>&1; status=$$?; \
+	grep -v "^  *- Typical\|^  *- Events\|^  *- Fraction\|^  *- during\|^  *- Stopped" .citebot/fuzz.log; \
+	awk '/ passing, / {n += $$2 + $$4} /^FAILED / {f += 1} \
+		END {print "fuzz: " n " inputs tried (shrinking included); " f + 0 " properties broken"}' \
+		.citebot/fuzz.log; exit $$status
+
+bench-hostile: setup
+	$(BIN)/python bench/hostile_corpus.py
 
 bench: setup
 	$(BIN)/python bench/run.py

@@ -16,7 +16,7 @@ from typing import TextIO
 QUIET_LOGGERS = {"httpx": logging.WARNING, "httpcore": logging.WARNING, "sentence_transformers": logging.WARNING,
                  "transformers": logging.WARNING, "faiss": logging.WARNING, "bm25s": logging.WARNING,
                  "urllib3": logging.WARNING, "telegram": logging.WARNING, "apscheduler": logging.WARNING,
-                 "pypdf": logging.ERROR,
+                 "pypdf": logging.ERROR, "ray": logging.WARNING,
                  # The eval's baseline reads txt and md itself; this warns about formats it would need a plugin for.
                  "llama_index.core.readers.file.base": logging.ERROR}
 
@@ -55,6 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     build = commands.add_parser("index", parents=[common], help="build or update the index from the corpus")
     build.add_argument("--json", action="store_true", help="print the report as JSON")
     build.add_argument("--strict", action="store_true", help="exit with status 1 if any document failed")
+    build.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                       help="embed new passages on a Ray cluster (CITEBOT_RAY_ADDRESS); without ADDRESS a local one")
     build.set_defaults(run=_cmd_index)
     ask = commands.add_parser("ask", parents=[common], help="answer one question (or a batch)")
     ask.add_argument("question", nargs="*", help="the question")
@@ -101,6 +103,12 @@ def _cmd_index(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     encoder = cache(lambda: open_encoder(settings, export_if_missing=True))  # loaded once, if at all
+    ray_address = args.ray or settings.ray_address
+    if ray_address:
+        from index.ray_embed import RayEncoder
+
+        local = encoder
+        encoder = cache(lambda: RayEncoder(local(), settings, ray_address))
     report = update_index(settings, encoder, show_progress=not args.json and sys.stderr.isatty())
     if settings.onnx:  # the export serves `citebot ask` and the bot even when nothing needed embedding
         ensure_onnx_encoder(settings.index_dir, settings.embed_model or BUNDLED_MODEL_ID,
@@ -199,9 +207,10 @@ def _known_error_message(error: Exception) -> str | None:
     from index.datasets import DatasetError
     from index.scorer import ScorerError
     from index.store import BuildBusy, IndexDamaged, IndexMismatch, IndexMissing, IndexWriteError
+    from index.ray_embed import RayUnavailable
 
     known = (CliError, CorpusError, ModelLoadError, EmptyQuestion, PromptError, IndexMismatch, IndexMissing, IndexDamaged,
-             BuildBusy, IndexWriteError, EvalError, LlmUnavailable, ScorerError, DatasetError)
+             BuildBusy, IndexWriteError, EvalError, LlmUnavailable, ScorerError, DatasetError, RayUnavailable)
     if isinstance(error, known):
         return str(error)
     if isinstance(error, ValidationError):

@@ -31,14 +31,16 @@ class Encoder(Protocol):
                           show_progress: bool = False) -> tuple[np.ndarray, np.ndarray]: ...
 
 
-def open_encoder(settings: Settings, export_if_missing: bool = False) -> Encoder:
-    """The ONNX export for settings.embed_model, made first when asked (it loads torch once), else torch."""
+def open_encoder(settings: Settings, export_if_missing: bool = False, threads: int | None = None) -> Encoder:
+    """The ONNX export for settings.embed_model, made first when asked (it loads torch once), else torch.
+
+    `threads`: what the ONNX runtime may use (default: every core); torch follows OMP_NUM_THREADS."""
     model_id = settings.embed_model or BUNDLED_MODEL_ID
     if settings.onnx:
         if export_if_missing:
             ensure_onnx_encoder(settings.index_dir, model_id,
                                 lambda: Embedder(settings.embed_model, settings.embed_batch_size))
-        encoder = open_onnx_encoder(settings.index_dir, model_id, settings.embed_batch_size)
+        encoder = open_onnx_encoder(settings.index_dir, model_id, settings.embed_batch_size, threads)
         if encoder is not None:
             return encoder
     return Embedder(settings.embed_model, settings.embed_batch_size)

@@ -32,7 +32,7 @@ MIN_COSINE = 0.9999  # an export that disagrees more with torch is not used
 class OnnxEncoder:
     """Mean-pooled, normalised MiniLM-style embeddings from an exported model.onnx; Embedder's interface."""
 
-    def __init__(self, folder: Path, batch_size: int = 8) -> None:
+    def __init__(self, folder: Path, batch_size: int = 8, threads: int | None = None) -> None:
         import onnxruntime
         from tokenizers import Tokenizer
 
@@ -48,7 +48,7 @@ class OnnxEncoder:
         self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(self.max_tokens)
         options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = max(1, os.cpu_count() or 1)
+        options.intra_op_num_threads = threads or max(1, os.cpu_count() or 1)  # a Ray actor: the CPUs it holds
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
         # Idle runtime threads would otherwise spin after each question, taking the cores that
@@ -118,13 +118,14 @@ def _is_export_of(folder: Path, model_id: str) -> bool:
         return False
 
 
-def open_onnx_encoder(index_dir: Path, model_id: str, batch_size: int = 8) -> OnnxEncoder | None:
+def open_onnx_encoder(index_dir: Path, model_id: str, batch_size: int = 8,
+                      threads: int | None = None) -> OnnxEncoder | None:
     """The exported encoder for `model_id`, or None (not exported, another model, damaged, no onnxruntime)."""
     folder = encoder_folder(index_dir)
     if not _is_export_of(folder, model_id):
         return None
     try:
-        return OnnxEncoder(folder, batch_size)
+        return OnnxEncoder(folder, batch_size, threads)
     except Exception as error:  # noqa: BLE001 - onnxruntime raises its own types; torch still works
         log.warning("cannot load the ONNX export in %s (%s); using torch until `citebot index` exports it again",
                     folder, error)

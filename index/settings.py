@@ -84,6 +84,10 @@ class Settings(BaseSettings):
         description="Which of the answer model's calibrations turns scores into confidence, with its threshold: "
         "'corpus', fitted on eval/qa.jsonl over corpus/, or another labelled set `citebot train` read ('squad2').",
     )
+    ray_address: str = Field(
+        "", description="Ray cluster `citebot index` embeds new passages on (needs the cluster extra): 'local' "
+        "starts one on this machine, 'auto' joins the one started here with `ray start`, or ray://host:10001. "
+        "Empty: embed in this process.")
     prompts_dir: Path = Field(
         Path(__file__).resolve().parent.parent / "prompts", description="Folder of answer and not-found templates."
     )

@@ -1,0 +1,54 @@
+"""`citebot index --ray`: passages embedded on a real local Ray cluster (2 CPUs) through Ray Data."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+CITEBOT = str(Path(sys.executable).with_name("citebot"))
+DOCS = ["2019-03-ep-motion-for-resolution-b8-0205-2019.txt", "2022-08-24-ep-press-release-droi-visit-kazakhstan.txt"]
+
+
+def _index(corpus: Path, index_dir: Path, env: dict[str, str], *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run([CITEBOT, "index", "--corpus", str(corpus), "--index-dir", str(index_dir), "--json", *extra],
+                          capture_output=True, text=True, env=env, timeout=600)
+
+
+def _vectors(index_dir: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
+    import faiss
+
+    version = index_dir / (index_dir / "CURRENT").read_text().strip()
+    chunks = [json.loads(line) for line in (version / "chunks.jsonl").read_text(encoding="utf-8").splitlines()]
+    vectors = faiss.read_index(str(version / "vectors.faiss"))
+    passages = np.stack([vectors.reconstruct(c["chunk_id"]) for c in chunks])
+    return [c["text"] for c in chunks], passages, np.load(version / "units.npy")
+
+
+def test_passages_embedded_on_ray_are_the_vectors_of_the_local_path(tmp_path, corpus_dir, subprocess_env):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in DOCS:
+        shutil.copy(corpus_dir / name, corpus / name)
+    local = _index(corpus, tmp_path / "local", subprocess_env)
+    on_ray = _index(corpus, tmp_path / "ray", subprocess_env, "--ray")
+    assert local.returncode == 0 and on_ray.returncode == 0, on_ray.stderr[-2000:]
+    assert json.loads(on_ray.stdout)["chunks_embedded"] == json.loads(local.stdout)["chunks_embedded"] > 0
+    texts, passages, units = _vectors(tmp_path / "local")
+    ray_texts, ray_passages, ray_units = _vectors(tmp_path / "ray")
+    assert ray_texts == texts
+    assert np.array_equal(ray_passages, passages) and np.array_equal(ray_units, units)
+
+
+def test_a_cluster_out_of_reach_is_one_line_and_nothing_changes(tmp_path, corpus_dir, subprocess_env):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(corpus_dir / DOCS[0], corpus / DOCS[0])
+    done = _index(corpus, tmp_path / "index", subprocess_env, "--ray", "auto")  # no cluster was started
+    assert done.returncode == 1
+    assert done.stderr.startswith("citebot: error: cannot reach the Ray cluster at auto (ConnectionError")
+    assert done.stderr.count("\n") == 1 and not (tmp_path / "index" / "CURRENT").exists()
