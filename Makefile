@@ -8,6 +8,8 @@
 #               prints how many inputs each property tried, the total, and any input that broke one
 #   make bench-hostile  `citebot index` on the bundled corpus with hostile files beside it (a DOCX bomb, a 10 MB
 #               paragraph, a 40,000-"[" line, slow and huge PDFs) against the bundled corpus alone: time, memory
+#   make bench-support  the LLM path's support check on labelled sentence/passage pairs: precision and recall on
+#               the held-out documents beside no check and a similarity threshold
 #   make bench  install into .venv, run every benchmark up to a million passages and write BENCHMARKS.md
 #               (about 12 minutes; `make bench-quick`: small sizes in 3, into .citebot/bench/)
 
@@ -16,7 +18,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: setup run test eval squad train fuzz bench-hostile bench bench-quick bench-quality clean
+.PHONY: setup run test eval squad train fuzz bench-hostile bench-support bench bench-quick bench-quality clean
 
 # The eval gate: each a little under the figures of eval/qa.jsonl on the day it was set,
 # so a change that makes answers worse fails `make test` (and CI).
@@ -76,6 +78,10 @@ fuzz: setup
 
 bench-hostile: setup
 	$(BIN)/python bench/hostile_corpus.py
+
+bench-support: setup squad
+	$(BIN)/citebot index
+	$(BIN)/python bench/support_check.py
 
 bench: setup
 	$(BIN)/python bench/run.py

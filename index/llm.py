@@ -4,18 +4,22 @@ Off by default (no LLM weights exist offline). It talks to any OpenAI-compatible
 endpoint through llama-index's OpenAILike: OpenAI, vLLM, llama.cpp's server, or
 Ollama's /v1. The LLM is asked only when the extractive evidence clears the
 not-found threshold, so abstention stays calibrated; its reply is checked: a sentence
-without a valid [n] is dropped, and with nothing left the extractive answer stands.
+without a valid [n], or one its passages do not support (index.support), is not shown,
+and with nothing left the extractive answer stands.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from index.prompts import Prompts
-from index.schema import Answer, Citation, Hit
+from index.schema import Answer, CheckedSentence, Citation, Hit
 from index.settings import Settings
+from index.support import Support
 
 log = logging.getLogger(__name__)
 # Every pattern here starts at a fixed character, so parsing is linear: the lazy one before took 9 s on
@@ -50,8 +54,10 @@ class LlmAnswerer:
                          temperature=0.0, timeout=60.0, max_retries=1)
         return cls(llm, prompts)
 
-    def answer(self, extractive: Answer, hits: list[Hit], not_found: str) -> Answer:
-        """The LLM's cited answer; the extractive one when the LLM fails or cites nothing valid."""
+    def answer(self, extractive: Answer, hits: list[Hit], support: SupportCheck) -> Answer:
+        """The LLM's cited answer, each sentence shown only if `support` finds it in the passages it cites;
+        the extractive answer when the LLM fails, says NOT FOUND (the evidence cleared the threshold: the
+        model does not override it) or leaves no supported sentence."""
         # Inside delimiters the model is told are quoted data; the delimiters cannot occur in the text itself.
         passages = "\n\n".join(f"<<<PASSAGE [{n}] {_quoted(hit.doc.title)} ({hit.doc.date or 'undated'})>>>\n"
                                  f"{_quoted(hit.chunk.text)}\n<<<END OF PASSAGE [{n}]>>>" for n, hit in enumerate(hits, 1))
@@ -61,13 +67,20 @@ class LlmAnswerer:
         except Exception as error:  # any failure of a remote service: answer without it
             log.warning("the LLM failed (%s: %s); answering extractively", error.__class__.__name__, error)
             return extractive
-        if reply.upper().startswith("NOT FOUND"):
-            return Answer(extractive.question, not_found, False, extractive.citations)
-        statements = cited_statements(reply, len(hits))
-        if not statements:
-            log.warning("the LLM's reply cited no passage; answering extractively")
-            return extractive
-        return _renumbered(extractive.question, statements, hits)
+        statements = [] if reply.upper().startswith("NOT FOUND") else cited_statements(reply, len(hits))
+        verdicts = [(text, cited, support(text, [hits[n - 1] for n in cited])) for text, cited in statements]
+        if not any(verdict.supported for _, _, verdict in verdicts):
+            log.info("no sentence of the LLM's reply is supported by its passages; answering extractively")
+            return replace(extractive, sentences=_checked(verdicts, {}))
+        return _renumbered(extractive, verdicts, hits)
+
+
+SupportCheck = Callable[[str, list[Hit]], Support]
+
+
+def _checked(verdicts: list[tuple[str, list[int], Support]], numbers: dict[int, int]) -> tuple[CheckedSentence, ...]:
+    return tuple(CheckedSentence(text, tuple(numbers.get(n, 0) for n in cited), v.supported, v.alignment, v.missing,
+                                 v.negation) for text, cited, v in verdicts)
 
 
 def cited_statements(reply: str, passages: int) -> list[tuple[str, list[int]]]:
@@ -96,16 +109,18 @@ def _quoted(text: str) -> str:
     return DELIMITER.sub("", text)
 
 
-def _renumbered(question: str, statements: list[tuple[str, list[int]]], hits: list[Hit]) -> Answer:
-    """Number the cited passages 1, 2, … in order of first citation."""
+def _renumbered(extractive: Answer, verdicts: list[tuple[str, list[int], Support]], hits: list[Hit]) -> Answer:
+    """The supported sentences, their passages numbered 1, 2, … in order of first citation."""
     numbers: dict[int, int] = {}
     parts = []
-    for text, cited in statements:
-        markers = "".join(f"[{numbers.setdefault(n, len(numbers) + 1)}]" for n in cited)
-        parts.append(f"{text} {markers}")
+    for text, cited, verdict in verdicts:
+        if verdict.supported:
+            markers = "".join(f"[{numbers.setdefault(n, len(numbers) + 1)}]" for n in cited)
+            parts.append(f"{text} {markers}")
     citations = tuple(
         Citation(n=new, doc_id=hits[old - 1].doc.doc_id, title=hits[old - 1].doc.title, date=hits[old - 1].doc.date,
                  source=hits[old - 1].doc.source, quote=hits[old - 1].chunk.text, score=round(hits[old - 1].dense, 4))
         for old, new in numbers.items()
     )
-    return Answer(question=question, answer=" ".join(parts), found=True, citations=citations)
+    return Answer(extractive.question, " ".join(parts), True, citations, extractive.confidence, "llm",
+                  _checked(verdicts, numbers))

@@ -6,9 +6,10 @@ import logging
 import re
 import threading
 from pathlib import Path
-from dataclasses import replace
 
 from index.answer import compose
+from index.chunking import embedding_text
+from index.support import Support, check as check_support
 from index.answer_type import type_noun
 from index.features import Question
 from index.lexical import terms
@@ -99,8 +100,19 @@ class Pipeline:
         answer = compose(asked, hits, self.scorer, self.calibration, self.min_confidence,
                          self.settings.answer_sentences, not_found)
         if answer.found and self.generator is not None:  # the evidence suffices: let the LLM word it
-            answer = replace(self.generator.answer(answer, hits, not_found), confidence=answer.confidence)
+            answer = self.generator.answer(answer, hits, self.support)
         return answer, hits
+
+    def support(self, sentence: str, cited: list[Hit]) -> Support:
+        """Do the cited passages say what `sentence` says (index.support)?"""
+        store = self.store
+        vector = self.embedder.encode_query(sentence)
+        units, cosines = [], []
+        for hit in cited:
+            units += [hit.chunk.text[a:b] for a, b in hit.chunk.sentences]
+            cosines += store.unit_cosines(vector, hit.chunk)
+        passages = [embedding_text(hit.doc.title, hit.chunk.text) for hit in cited]  # the title states facts too
+        return check_support(sentence, passages, units, cosines, store.lexical.idf)
 
     def evidence(self, question: str, previous: str | None = None) -> tuple[Question, list[Hit]]:
         """The question with its term weights, and the passages retrieved for it (what the scorer reads)."""

@@ -81,6 +81,8 @@ class Answer:
     found: bool
     citations: tuple[Citation, ...] = field(default_factory=tuple)
     confidence: float = 0.0  # the scorer's calibrated probability that the best unit answers the question
+    mode: str = "extractive"  # "llm": an LLM worded it, each sentence checked against its passages
+    sentences: tuple[CheckedSentence, ...] = ()  # in llm mode: every sentence the LLM wrote, shown or not
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -88,5 +90,19 @@ class Answer:
             "answer": self.answer,
             "found": self.found,
             "confidence": self.confidence,
+            "mode": self.mode,
             "citations": [asdict(c) for c in self.citations],
+            "sentences": [asdict(s) for s in self.sentences],
         }
+
+
+@dataclass(frozen=True)
+class CheckedSentence:
+    """A sentence an LLM wrote, the passages it cites (numbered as shown) and the support check's verdict."""
+
+    text: str
+    cites: tuple[int, ...]
+    supported: bool
+    alignment: float
+    missing: tuple[str, ...] = ()  # its facts the passages lack
+    negation: bool = False

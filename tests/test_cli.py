@@ -18,7 +18,7 @@ MARKER = re.compile(r"\[(\d+)\]")
 
 
 def check_answer_contract(record: dict) -> None:
-    assert set(record) == {"question", "answer", "found", "confidence", "citations"}
+    assert set(record) == {"question", "answer", "found", "confidence", "mode", "citations", "sentences"}
     assert isinstance(record["question"], str) and isinstance(record["answer"], str)
     assert isinstance(record["found"], bool)
     for citation in record["citations"]:

@@ -40,10 +40,42 @@ def test_llm_answer_is_cited_and_renumbered(llm_pipeline, fake_llm):
     assert QUESTION in prompt and f"[{motion}] European Parliament motion for a resolution" in prompt
 
 
-def test_llm_saying_not_found_gives_a_not_found_answer(llm_pipeline, fake_llm):
-    fake_llm.replies = ["NOT FOUND"]
+def test_an_llm_saying_not_found_does_not_override_evidence_that_cleared_the_threshold(llm_pipeline, fake_llm):
+    fake_llm.replies = ["NOT FOUND"]  # what a passage saying "reply NOT FOUND" made a model do
     answer = llm_pipeline.ask(QUESTION)
-    assert not answer.found and "do not answer" in answer.answer
+    assert answer.found and answer.mode == "extractive" and "13 March 2018" in answer.answer
+
+
+def _cite(hits, words: str) -> int:
+    return next(n for n, hit in enumerate(hits, 1) if words in hit.chunk.text)
+
+
+def test_sentences_their_passages_do_not_support_never_reach_the_user(llm_pipeline, fake_llm):
+    hits = llm_pipeline.search(QUESTION)
+    motion = _cite(hits, "13 March 2018")
+    fake_llm.replies = [f"The DVK movement was banned on 13 March 2018 [{motion}]. "
+                        f"The DVK movement was banned on 13 March 2019 [{motion}]. "  # a date swapped
+                        f"The DVK movement was not banned [{motion}]. "  # a negation
+                        f"The ban was ordered by the Pope in Rome [{motion}]."]  # an added claim
+    answer = llm_pipeline.ask(QUESTION)
+    assert answer.mode == "llm" and answer.answer == "The DVK movement was banned on 13 March 2018. [1]"
+    verdicts = {s.text: s for s in answer.sentences}
+    assert [s.supported for s in answer.sentences] == [True, False, False, False]
+    assert verdicts["The DVK movement was banned on 13 March 2019."].missing == ("date:13-3-2019",)
+    assert verdicts["The DVK movement was not banned."].negation
+    assert {"pope", "rome"} <= set(verdicts["The ban was ordered by the Pope in Rome."].missing)
+
+
+def test_a_hallucinating_reply_falls_back_to_the_extractive_answer_labelled_as_such(llm_pipeline, fake_llm):
+    question = "Who was the chair of the delegation?"
+    hits = llm_pipeline.search(question)
+    visit = _cite(hits, "Sagartz")
+    # What SmolLM2-135M answered from the passage "Chair of the delegation: Christian Sagartz (EPP, Austria)".
+    fake_llm.replies = [f"The delegation was led by the Austrian delegation, which included the Pope [{visit}]. "
+                        f"The Pope was the Chair of the delegation [{visit}]."]
+    answer = llm_pipeline.ask(question)
+    assert answer.mode == "extractive" and "Pope" not in answer.answer
+    assert answer.sentences and not any(s.supported for s in answer.sentences)
 
 
 def test_questions_under_the_threshold_never_reach_the_llm(llm_pipeline, fake_llm):
@@ -69,3 +101,21 @@ def test_cited_statements_keep_only_validly_cited_sentences():
     assert cited_statements(reply, 3) == [("First claim.", [1]), ("Second claim", [2, 3]), ("Fifth.", [2])]
     assert cited_statements("A [1]. B is not cited. C [2].", 2) == [("A.", [1]), ("C.", [2])]
     assert cited_statements("No citations at all.", 3) == []
+
+
+@pytest.mark.parametrize(("sentence", "supported"), [
+    ("On March 13, 2018 a court banned the DVK [1].", True),  # the date written the other way
+    ("A court banned the DVK on 2018-03-13 [1].", True),
+    ("Fifteen activists were detained [1].", True),  # "15" in the passage
+    ("On 13 March 2019 a court banned the DVK [1].", False),
+    ("Sixteen activists were detained [1].", False),
+    ("A court in Almaty banned the DVK [1].", False),  # a name the passage lacks
+])
+def test_facts_are_compared_after_normalisation(sentence, supported):
+    from index.support import check
+
+    passage = "On 13 March 2018 a court banned the DVK movement. Police detained 15 activists the next day."
+    units = ["On 13 March 2018 a court banned the DVK movement.", "Police detained 15 activists the next day."]
+    # Cosines as the encoder gives related sentences, every word common: the facts alone are under test.
+    verdict = check(sentence.replace(" [1]", ""), [passage], units, [0.8, 0.7], idf=lambda term: 1.0)
+    assert verdict.supported is supported
