@@ -3,9 +3,10 @@
 Off by default (no LLM weights exist offline). It talks to any OpenAI-compatible
 endpoint through llama-index's OpenAILike: OpenAI, vLLM, llama.cpp's server, or
 Ollama's /v1. The LLM is asked only when the extractive evidence clears the
-not-found threshold, so abstention stays calibrated; its reply is checked: a sentence
-without a valid [n], or one its passages do not support (index.support), is not shown,
-and with nothing left the extractive answer stands.
+not-found threshold, so abstention stays calibrated; its reply is checked: a sentence its
+passages do not support (index.support) is not shown, and with nothing left the extractive
+answer stands. A reply without any [n] (small models often forget them) has each sentence
+cited to the passage that supports it, if one does.
 """
 
 from __future__ import annotations
@@ -43,6 +44,10 @@ class LlmAnswerer:
 
     @classmethod
     def from_settings(cls, settings: Settings, prompts: Prompts) -> LlmAnswerer:
+        if settings.llm_model_path is not None:
+            from index.gguf import GgufLlm
+
+            return cls(GgufLlm(settings.llm_model_path), prompts)
         if not settings.llm_model or not settings.llm_base_url:
             raise LlmUnavailable("CITEBOT_LLM_PROVIDER=openai needs CITEBOT_LLM_MODEL and CITEBOT_LLM_BASE_URL")
         try:
@@ -69,6 +74,8 @@ class LlmAnswerer:
             return extractive
         statements = [] if reply.upper().startswith("NOT FOUND") else cited_statements(reply, len(hits))
         verdicts = [(text, cited, support(text, [hits[n - 1] for n in cited])) for text, cited in statements]
+        if not statements and not reply.upper().startswith("NOT FOUND"):
+            verdicts = [_attributed(text, hits, support) for text in SENTENCE_BREAK.split(reply) if text.strip()]
         if not any(verdict.supported for _, _, verdict in verdicts):
             log.info("no sentence of the LLM's reply is supported by its passages; answering extractively")
             return replace(extractive, sentences=_checked(verdicts, {}))
@@ -76,6 +83,14 @@ class LlmAnswerer:
 
 
 SupportCheck = Callable[[str, list[Hit]], Support]
+
+
+def _attributed(text: str, hits: list[Hit], support: SupportCheck) -> tuple[str, list[int], Support]:
+    """A sentence the model left uncited (small models often do), cited to the passage that supports it best;
+    to the closest one, unsupported, when none does."""
+    verdicts = [(n, support(text.strip(), [hit])) for n, hit in enumerate(hits, 1)]
+    n, verdict = max(verdicts, key=lambda v: (v[1].supported, v[1].alignment))
+    return text.strip(), [n], verdict
 
 
 def _checked(verdicts: list[tuple[str, list[int], Support]], numbers: dict[int, int]) -> tuple[CheckedSentence, ...]:

@@ -79,7 +79,8 @@ class Pipeline:
         store = IndexStore.load(settings.index_dir, expected_meta(settings))
         prompts = load_prompts(settings.prompts_dir)
         scorer = AnswerScorer.load(settings.answer_model)
-        generator = LlmAnswerer.from_settings(settings, prompts) if settings.llm_provider == "openai" else None
+        wants_llm = settings.llm_provider == "openai" or settings.llm_model_path is not None
+        generator = LlmAnswerer.from_settings(settings, prompts) if wants_llm else None
         return cls(settings, embedder or open_encoder(settings), store, prompts, scorer, generator)
 
     def search(self, question: str) -> list[Hit]:

@@ -117,6 +117,9 @@ class Settings(BaseSettings):
         "any OpenAI-compatible endpoint (OpenAI, vLLM, llama.cpp, Ollama's /v1) writes the cited answer.",
     )
     llm_model: str = Field("", description="Model name at the LLM endpoint.")
+    llm_model_path: Path | None = Field(
+        None, description="A GGUF model file run inside citebot by llama.cpp (xllamacpp, the llm extra), with no "
+        "server of its own; set, it is the LLM whatever CITEBOT_LLM_PROVIDER says.")
     llm_base_url: str = Field("", description="Base URL of the OpenAI-compatible endpoint, e.g. http://localhost:11434/v1.")
     llm_api_key: SecretStr = Field(SecretStr(""), description="API key for the endpoint, if it needs one.")
 

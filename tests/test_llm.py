@@ -119,3 +119,9 @@ def test_facts_are_compared_after_normalisation(sentence, supported):
     # Cosines as the encoder gives related sentences, every word common: the facts alone are under test.
     verdict = check(sentence.replace(" [1]", ""), [passage], units, [0.8, 0.7], idf=lambda term: 1.0)
     assert verdict.supported is supported
+
+
+def test_a_gguf_path_that_is_not_a_file_is_a_clear_error(built_index, corpus_dir, embedder, tmp_path):
+    with pytest.raises(LlmUnavailable, match="no GGUF model at .*missing.gguf .CITEBOT_LLM_MODEL_PATH."):
+        Pipeline.open(Settings(corpus_dir=corpus_dir, index_dir=built_index,
+                               llm_model_path=tmp_path / "missing.gguf"), embedder)
