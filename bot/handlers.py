@@ -13,7 +13,7 @@ from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.admin import ONLY_TEXT
-from bot.render import source_number
+from bot.render import fallback_note, source_number
 from bot.state import AnswerCache, RateLimiter
 from bot.telegram_render import answer_messages, passage_messages
 from index.pipeline import MAX_QUESTION_CHARS, Pipeline, is_follow_up
@@ -148,6 +148,7 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, te
     context.chat_data["last_answer"] = answer_id
     asked = f"{previous} {question}" if previous else question
     context.chat_data["last_question"] = (asked[-FOLLOW_UP_CONTEXT_CHARS:], time.monotonic())
+    note = " ".join(n for n in (note, fallback_note(answer)) if n) or None
     await _reply_html(message, answer_messages(answer, note=note), answer_keyboard(answer_id, answer))
 
 

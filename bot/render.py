@@ -20,11 +20,21 @@ def source_number(arg: str, count: int) -> int | None:
     return number if 1 <= number <= count else None
 
 
+FALLBACK_NOTE = "The AI's wording said more than the documents do, so here are their own words."
+
+
+def fallback_note(answer: Answer) -> str | None:
+    """Said when an LLM wrote an answer and none of it was supported, so the quoted one is shown instead."""
+    return FALLBACK_NOTE if answer.found and answer.mode == "extractive" and answer.sentences else None
+
+
 def render_answer(answer: Answer, prompts: Prompts, full_quotes: bool = True) -> str:
     """The answer with its numbered sources; `full_quotes=False` lists title and date only."""
     sources = "\n".join(render_source(c, prompts) if full_quotes else source_line(c) for c in answer.citations)
     if answer.found:
-        return prompts.render("answer", answer=answer.answer, sources=sources, question=answer.question)
+        note = fallback_note(answer)
+        rendered = prompts.render("answer", answer=answer.answer, sources=sources, question=answer.question)
+        return f"({note})\n{rendered}" if note else rendered
     return prompts.render("closest", not_found=answer.answer, sources=sources, question=answer.question)
 
 

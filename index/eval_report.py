@@ -20,7 +20,17 @@ LABELS = {
     "answer_words": "words per answer",
     "latency_p50_ms": "latency p50 (ms)",
     "latency_p95_ms": "latency p95 (ms)",
+    # With an LLM only (CITEBOT_LLM_*): of the answers it was asked to word,
+    "llm_answered": "LLM worded the answer",
+    "llm_fell_back": "LLM refused, extractive",
+    "llm_sentences_shown": "LLM sentences shown",
+    "llm_shown_unquoted": "shown, name/number unquoted",
 }
+
+
+def _present(report: dict[str, Any]) -> list[tuple[str, str]]:
+    """The metrics this report has: the LLM's appear only when it was asked."""
+    return [(key, label) for key, label in LABELS.items() if key in report["metrics"]]
 
 
 def _cell(value: float | None) -> str:
@@ -31,7 +41,7 @@ def table(report: dict[str, Any], baseline: dict[str, Any] | None = None) -> str
     """Metrics as aligned text, with the baseline beside them when given."""
     header = f"{'metric':28s} {'citebot':>10s}" + (f" {'baseline':>10s}" if baseline else "")
     lines = [f"{report['items']} items, k={report['k']}", header, "-" * len(header)]
-    for key, label in LABELS.items():
+    for key, label in _present(report):
         row = f"{label:28s} {_cell(report['metrics'][key]):>10s}"
         if baseline:
             row += f" {_cell(baseline['metrics'].get(key)):>10s}"
@@ -55,7 +65,7 @@ def markdown(report: dict[str, Any], baseline: dict[str, Any] | None = None, wor
     lines = ["# Evaluation", "", f"{report['items']} items, k={report['k']}.", "",
              "| metric | citebot |" + (" baseline |" if baseline else ""),
              "|---|---|" + ("---|" if baseline else "")]
-    for key, label in LABELS.items():
+    for key, label in _present(report):
         row = f"| {label} | {_cell(report['metrics'][key])} |"
         lines.append(row + (f" {_cell(baseline['metrics'].get(key))} |" if baseline else ""))
     lines += (["", *extra] if extra else []) + ["", "## Worst items", ""]

@@ -62,6 +62,10 @@ class ItemResult:
     confidence: float = 0.0
     right_if_answered: bool | None = None  # would the best answer be right, whatever the threshold (plot, calibration)
     handled_right: float | None = None  # answered with an expected answer, or declined when unanswerable
+    llm_written: int = 0  # with an LLM: sentences it wrote, judged by the support check
+    llm_shown: int = 0  # of those, shown to the user
+    llm_mode: bool = False  # the answer is the LLM's (else extractive, fallen back if it wrote any)
+    shown_unquoted: int = 0  # shown LLM sentences with a number or name absent from their cited passages
 
 
 @dataclass
@@ -202,9 +206,20 @@ def score_item(item: EvalItem, answer: Answer, retrieved: list[str], k: int, sim
         result.handled_right = float(not answer.found)
     elif result.contains is not None:
         result.handled_right = result.contains
+    if answer.sentences and answer.found:  # a declined answer shows nothing, whatever the LLM wrote
+        result.llm_written, result.llm_mode = len(answer.sentences), answer.mode == "llm"
+        shown = [c for c in answer.sentences if c.supported] if result.llm_mode else []
+        result.llm_shown = len(shown)
+        quotes = " ".join(f"{c.title} {c.quote}" for c in answer.citations).lower()
+        result.shown_unquoted = sum(1 for c in shown if _unquoted(c.text, quotes))
     if item.answer and not item.unanswerable and similarity is not None:
         result.similarity = round(similarity(MARKER.sub("", answer.answer), item.answer), 4) if answer.found else 0.0
     return result
+
+
+def _unquoted(sentence: str, quotes: str) -> bool:
+    """A plain check beside index.support's: a number or capitalised word the cited passages lack."""
+    return any(word.lower() not in quotes for word in re.findall(r"\d+|(?<=\w )[A-Z][\w-]+", sentence))
 
 
 def _is_gold(doc_id: str, gold: list[str]) -> bool:
@@ -219,7 +234,7 @@ def summarise(results: list[ItemResult]) -> dict[str, float | None]:
 
     answerable = [r for r in results if not r.unanswerable]
     latencies = [r.latency_ms for r in results]
-    return {
+    return {**_llm_summary(results), 
         "hit_at_k": mean([r.hit for r in results]),
         "mrr": mean([r.reciprocal_rank for r in results]),
         "citation_precision": mean([r.citation_precision for r in results]),
@@ -234,6 +249,18 @@ def summarise(results: list[ItemResult]) -> dict[str, float | None]:
         "latency_p50_ms": round(percentile(latencies, 0.5), 2) if latencies else None,
         "latency_p95_ms": round(percentile(latencies, 0.95), 2) if latencies else None,
     }
+
+
+def _llm_summary(results: list[ItemResult]) -> dict[str, float]:
+    """With an LLM: how often it answered or fell back, and what reached the user (nothing without one)."""
+    asked = [r for r in results if r.llm_written]
+    if not asked:
+        return {}
+    written = sum(r.llm_written for r in asked)
+    return {"llm_answered": round(sum(r.llm_mode for r in asked) / len(asked), 4),
+            "llm_fell_back": round(sum(not r.llm_mode for r in asked) / len(asked), 4),
+            "llm_sentences_shown": round(sum(r.llm_shown for r in asked) / written, 4),
+            "llm_shown_unquoted": float(sum(r.shown_unquoted for r in asked))}
 
 
 def percentile(values: list[float], share: float) -> float:

@@ -76,6 +76,9 @@ def test_a_hallucinating_reply_falls_back_to_the_extractive_answer_labelled_as_s
     answer = llm_pipeline.ask(question)
     assert answer.mode == "extractive" and "Pope" not in answer.answer
     assert answer.sentences and not any(s.supported for s in answer.sentences)
+    from bot.render import FALLBACK_NOTE, render_answer
+
+    assert render_answer(answer, llm_pipeline.prompts).startswith(f"({FALLBACK_NOTE})")  # labelled as such
 
 
 def test_questions_under_the_threshold_never_reach_the_llm(llm_pipeline, fake_llm):
