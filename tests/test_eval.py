@@ -179,3 +179,20 @@ def test_eval_part_keeps_only_the_report_documents(built_index, tmp_path, capsys
     assert main(["eval", str(path), "--index-dir", str(built_index), "--part", "report", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert [r["id"] for r in report["results"]] == ["odf"]  # the motion is development data (eval/splits.json)
+
+
+def test_llm_rows_appear_only_when_an_llm_was_asked_and_count_what_reached_the_user():
+    from index.schema import CheckedSentence
+
+    cite = Citation(1, "a.txt", "A report", "2018", None, "The DVK was banned on 13 March 2018 in Almaty.", 0.9)
+    item = EvalItem(question="When was the DVK banned?", id="q1", answer="13 March 2018")
+    extractive = Answer(item.question, "The DVK was banned on 13 March 2018 [1]", True, (cite,))
+    assert not any(key.startswith("llm") for key in summarise([score_item(item, extractive, [], 5, None, 1.0)]))
+    worded = Answer(item.question, "It was banned in March 2018 in Almaty. [1]", True, (cite,), 0.9, "llm",
+                    (CheckedSentence("It was banned in March 2018 in Almaty.", (1,), True, 0.8),
+                     CheckedSentence("The Pope banned it.", (1,), False, 0.4, ("pope",))))
+    refused = Answer(item.question, "The DVK was banned on 13 March 2018 [1]", True, (cite,), 0.9, "extractive",
+                     (CheckedSentence("It was banned in Paris.", (1,), False, 0.5, ("paris",)),))
+    metrics = summarise([score_item(item, a, [], 5, None, 1.0) for a in (worded, refused, extractive)])
+    assert metrics["llm_answered"] == 0.5 and metrics["llm_fell_back"] == 0.5
+    assert metrics["llm_sentences_shown"] == round(1 / 3, 4) and metrics["llm_shown_unquoted"] == 0.0
