@@ -72,9 +72,10 @@ class LlmAnswerer:
         except Exception as error:  # any failure of a remote service: answer without it
             log.warning("the LLM failed (%s: %s); answering extractively", error.__class__.__name__, error)
             return extractive
-        statements = [] if reply.upper().startswith("NOT FOUND") else cited_statements(reply, len(hits))
+        declined = reply.upper().startswith("NOT FOUND")
+        statements = [] if declined else cited_statements(reply, len(hits))
         verdicts = [(text, cited, support(text, [hits[n - 1] for n in cited])) for text, cited in statements]
-        if not statements and not reply.upper().startswith("NOT FOUND"):
+        if not statements and not declined:
             verdicts = [_attributed(text, hits, support) for text in SENTENCE_BREAK.split(reply) if text.strip()]
         if not any(verdict.supported for _, _, verdict in verdicts):
             log.info("no sentence of the LLM's reply is supported by its passages; answering extractively")

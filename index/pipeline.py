@@ -6,6 +6,7 @@ import logging
 import re
 import threading
 from pathlib import Path
+from typing import Any
 
 from index.answer import compose
 from index.chunking import embedding_text
@@ -52,6 +53,7 @@ class Pipeline:
         self.generator = generator  # the optional LLM; None answers extractively
         self._reload_lock = threading.Lock()
         self._refused: Path | None = None  # a published version that failed to load
+        self._last_sentence: tuple[str, Any] = ("", None)  # the LLM sentence last checked, and its vector
 
     def refresh(self) -> IndexStore:
         """The current index version, loading it first if a rebuild published a new one.
@@ -107,7 +109,9 @@ class Pipeline:
     def support(self, sentence: str, cited: list[Hit]) -> Support:
         """Do the cited passages say what `sentence` says (index.support)?"""
         store = self.store
-        vector = self.embedder.encode_query(sentence)
+        last = self._last_sentence  # one tuple, read once: safe beside other threads
+        vector = last[1] if last[0] == sentence else self.embedder.encode_query(sentence)
+        self._last_sentence = (sentence, vector)  # a sentence without [n] is checked against each passage in turn
         units, cosines = [], []
         for hit in cited:
             units += [hit.chunk.text[a:b] for a, b in hit.chunk.sentences]

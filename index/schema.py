@@ -98,7 +98,8 @@ class Answer:
 
 @dataclass(frozen=True)
 class CheckedSentence:
-    """A sentence an LLM wrote, the passages it cites (numbered as shown) and the support check's verdict."""
+    """A sentence an LLM wrote, the passages it cites (numbered as shown; 0: a passage not shown) and the
+    support check's verdict."""
 
     text: str
     cites: tuple[int, ...]
