@@ -56,16 +56,11 @@ class Support:
 def facts(sentence: str, idf: Callable[[str], float]) -> set[str]:
     """The checkable facts of a sentence, normalised: numbers, months, names, quoted phrases, rare words."""
     found, sentence = _dates(sentence)
-    tokens = TOKEN.findall(sentence)
-    for at, token in enumerate(tokens):
-        lower = token.lower()
-        if token[0].isdigit():
-            found.add(_number(token))
-        elif lower in NUMBER_WORDS:
-            found.add(str(NUMBER_WORDS[lower]))
-        elif lower in MONTHS and token[0].isupper():  # "may" the verb is no month
-            found.add(f"month:{MONTHS[lower]}")
-        elif token[0].isupper() and at > 0 and lower not in NEGATIONS:
+    for at, token in enumerate(TOKEN.findall(sentence)):
+        quantity = _quantity(token)
+        if quantity is not None:
+            found.add(quantity)
+        elif token[0].isupper() and at > 0 and token.lower() not in NEGATIONS:
             found.update(terms(token))
     found.update(t for t in terms(sentence) if idf(t) >= RARE_IDF)
     found.update(f"quote:{_plain(q)}" for q in QUOTED.findall(sentence))
@@ -74,18 +69,22 @@ def facts(sentence: str, idf: Callable[[str], float]) -> set[str]:
 
 def passage_facts(passage: str) -> set[str]:
     """Everything a sentence's facts may be found among: the passage's words, numbers, months, phrases."""
-    dates, rest = _dates(passage)
+    dates = _dates(passage)[0]
     present = set(terms(passage)) | dates
     present |= {f"date:{d.split('-', 1)[1]}" for d in dates if d.count("-") == 2}  # "March 2018" in "13 March 2018"
-    for token in TOKEN.findall(passage):
-        lower = token.lower()
-        if token[0].isdigit():
-            present.add(_number(token))
-        elif lower in NUMBER_WORDS:
-            present.add(str(NUMBER_WORDS[lower]))
-        elif lower in MONTHS:
-            present.add(f"month:{MONTHS[lower]}")
-    return present
+    return present | {q for q in map(_quantity, TOKEN.findall(passage)) if q is not None}
+
+
+def _quantity(token: str) -> str | None:
+    """A number ("15", "fifteen", "1,000") or a month ("March"; "may" the verb is none), normalised."""
+    lower = token.lower()
+    if token[0].isdigit():
+        return _number(token)
+    if lower in NUMBER_WORDS:
+        return str(NUMBER_WORDS[lower])
+    if lower in MONTHS and token[0].isupper():
+        return f"month:{MONTHS[lower]}"
+    return None
 
 
 def check(sentence: str, passages: Sequence[str], unit_texts: Sequence[str], unit_cosines: Sequence[float],
