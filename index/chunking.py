@@ -175,7 +175,7 @@ def _pieces_within(text: str, start: int, end: int, count_tokens: TokenCounter, 
     """
     words = _words(text, start, end)
     pieces: list[Span] = []
-    first, total = words[0][0], 0
+    first, previous_end, total = words[0][0], words[0][1], 0
     for (word_start, word_end), size in zip(words, count_tokens([text[a:b] for a, b in words])):
         if total and total + size > budget:
             pieces.append((first, previous_end))

@@ -22,7 +22,6 @@ from index.schema import Span
 from index.settings import Settings
 from index.store import error_line
 
-log = logging.getLogger(__name__)
 BATCHES_PER_CALL = 8  # model batches one actor call encodes: fewer round trips, the same vectors
 
 

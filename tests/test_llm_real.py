@@ -7,7 +7,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
-import shutil
 import socket
 import subprocess
 import sys
