@@ -59,7 +59,7 @@ test: setup squad
 	$(BIN)/python -m pytest
 
 squad: setup
-	$(BIN)/python -m index.datasets $(SQUAD_SOURCE) $(SQUAD)
+	$(BIN)/python -m index.evaluate.datasets $(SQUAD_SOURCE) $(SQUAD)
 	$(BIN)/citebot index $(SQUAD_ARGS)
 
 train: setup

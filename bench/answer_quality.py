@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.train_command import SQUAD_WORK  # noqa: E402
-from index.datasets import REPORT, load_splits, select_part  # noqa: E402
-from index.evaluate import load_items  # noqa: E402
+from index.evaluate.datasets import REPORT, load_splits, select_part  # noqa: E402
+from index.evaluate.run import load_items  # noqa: E402
 
 OLD_COMMIT = "de6c1bb"
 WORK = ROOT / ".citebot" / "bench" / "answer-quality"

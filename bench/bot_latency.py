@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from index.evaluate import percentile  # noqa: E402
+from index.evaluate.run import percentile  # noqa: E402
 from bench.common import open_pipeline  # noqa: E402
 from bot_harness import running_bot  # noqa: E402
 

@@ -6,8 +6,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from index.build import update_index
-from index.encoders import open_encoder
+from index.ingest.build import update_index
+from index.embed.encoders import open_encoder
 from index.pipeline import Pipeline
 from index.settings import Settings
 

@@ -27,9 +27,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from index.build import update_index  # noqa: E402
-from index.encoders import Encoder, open_encoder  # noqa: E402
-from index.readers import read_document  # noqa: E402
+from index.ingest.build import update_index  # noqa: E402
+from index.embed.encoders import Encoder, open_encoder  # noqa: E402
+from index.ingest.readers import read_document  # noqa: E402
 from index.settings import Settings  # noqa: E402
 
 NEW_DOC = "2022-08-24-ep-press-release-droi-visit-kazakhstan.txt"

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT)]
 
 from bench.synthetic import pool_sentences  # noqa: E402
-from index.encoders import open_encoder  # noqa: E402
+from index.embed.encoders import open_encoder  # noqa: E402
 from index.settings import Settings  # noqa: E402
 
 
@@ -49,7 +49,7 @@ def main() -> None:
         local_vectors = local.encode_with_units(texts, spans)
         local_seconds = time.perf_counter() - started
 
-        from index.ray_embed import RayEncoder
+        from index.embed.ray_embed import RayEncoder
 
         started = time.perf_counter()
         on_ray = RayEncoder(local, settings, "local")

@@ -24,11 +24,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.synthetic import pool_sentences, pool_vectors, synthetic_index, write_synthetic_index  # noqa: E402
-from index.evaluate import percentile  # noqa: E402
-from index.embedder import BUNDLED_MODEL_ID, Embedder  # noqa: E402
-from index.onnx_encoder import ensure_onnx_encoder  # noqa: E402
+from index.evaluate.run import percentile  # noqa: E402
+from index.embed.embedder import BUNDLED_MODEL_ID, Embedder  # noqa: E402
+from index.embed.onnx_encoder import ensure_onnx_encoder  # noqa: E402
 from index.settings import Settings  # noqa: E402
-from index.store import current_version  # noqa: E402
+from index.store.files import current_version  # noqa: E402
 
 POOL = 20_000  # sentences; all the standard library's docstrings give about this many
 
@@ -50,7 +50,7 @@ def serve(index_dir: Path, rounds: int) -> dict:
     The first pass meets every question for the first time (its pages of the memory-mapped
     files may still be on disk); the later passes are the warm figures.
     """
-    from index.lexical import terms
+    from index.store.lexical import terms
     from index.pipeline import Pipeline
 
     settings = Settings(index_dir=index_dir)
@@ -101,7 +101,7 @@ def question_recall(index, vectors, questions) -> float:
     """Recall@10 of `index` against exact search over `vectors` (row = chunk id), for real question vectors."""
     import faiss
 
-    from index.vectors import recall_at
+    from index.store.vectors import recall_at
 
     exact = faiss.IndexFlatIP(vectors.shape[1])
     exact.add(vectors)
@@ -110,7 +110,7 @@ def question_recall(index, vectors, questions) -> float:
 
 def real_embeddings_recall(sentence_vectors, questions, target: float) -> dict:
     """The IVF index over real embeddings only (the pool's sentences), tuned as a build tunes it."""
-    from index.vectors import build_ivf
+    from index.store.vectors import build_ivf
 
     ids = np.arange(len(sentence_vectors), dtype=np.int64)
     index, info = build_ivf(ids, sentence_vectors, target, sentence_vectors)

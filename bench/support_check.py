@@ -1,4 +1,4 @@
-"""The support check (index/support.py) on labelled sentence/passage pairs of our own making, split by document.
+"""The support check (index/answer/support.py) on labelled sentence/passage pairs of our own making, split by document.
 
 Pairs come from the indexed passages of the bundled corpus and of the SQuAD articles (`make squad`). For a
 sentence of a passage, supported variants: the sentence itself, a rule-made paraphrase (leading formula
@@ -27,12 +27,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT)]
 
-from index.chunking import embedding_text  # noqa: E402
-from index.datasets import load_splits  # noqa: E402
-from index.encoders import open_encoder  # noqa: E402
+from index.ingest.chunking import embedding_text  # noqa: E402
+from index.evaluate.datasets import load_splits  # noqa: E402
+from index.embed.encoders import open_encoder  # noqa: E402
 from index.pipeline import Pipeline  # noqa: E402
 from index.settings import Settings  # noqa: E402
-from index.support import check  # noqa: E402
+from index.answer.support import check  # noqa: E402
 
 FORMULA = re.compile(r"^(whereas|having regard to|notes that|stresses that|calls on|recalls that)\s+", re.IGNORECASE)
 DATE = re.compile(r"\b(\d{1,2}) (January|February|March|April|May|June|July|August|September|October|November|"

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from index.chunking import quotable_units
-from index.readers import read_document
+from index.ingest.chunking import quotable_units
+from index.ingest.readers import read_document
 from index.schema import Chunk
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -116,9 +116,9 @@ def write_synthetic_index(index_dir: Path, settings, data: Synthetic, corpus_dir
     With `corpus_dir`, each document is also written there, with its hash in the manifest,
     so `citebot index` over that folder finds the synthetic documents unchanged.
     """
-    from index.build import expected_meta, fingerprint, scan_corpus
-    from index.store import FORMAT_VERSION, write_version
-    from index.vectors import empty_exact, fit
+    from index.ingest.build import expected_meta, fingerprint, scan_corpus
+    from index.store.files import FORMAT_VERSION, write_version
+    from index.store.vectors import empty_exact, fit
 
     if corpus_dir is not None:
         texts: dict[str, list[str]] = {}

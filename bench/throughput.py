@@ -25,12 +25,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.synthetic import pool_sentences  # noqa: E402
-from index.build import update_index  # noqa: E402
-from index.chunking import embedding_text  # noqa: E402
-from index.embedder import Embedder  # noqa: E402
-from index.encoders import open_encoder  # noqa: E402
+from index.ingest.build import update_index  # noqa: E402
+from index.ingest.chunking import embedding_text  # noqa: E402
+from index.embed.embedder import Embedder  # noqa: E402
+from index.embed.encoders import open_encoder  # noqa: E402
 from index.settings import Settings  # noqa: E402
-from index.store import current_version, read_version  # noqa: E402
+from index.store.files import current_version, read_version  # noqa: E402
 
 BATCH_SIZES = (8, 16, 32)
 ONE_THREAD_SAMPLE = 300  # passages encoded on one thread: enough for a rate

@@ -11,10 +11,10 @@ from pathlib import Path
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from index.build import CorpusError, update_index
+from index.ingest.build import CorpusError, update_index
 from index.pipeline import Pipeline
-from index.readers import SUPPORTED_SUFFIXES
-from index.store import BuildBusy, IndexWriteError
+from index.ingest.readers import SUPPORTED_SUFFIXES
+from index.store.files import BuildBusy, IndexWriteError
 
 ADMINS_ONLY = "Only the bot's admins can do that."
 ONLY_TEXT = "I can only read text. Please type your question as a message."

@@ -96,16 +96,16 @@ def _settings(args: argparse.Namespace):
 def _cmd_index(args: argparse.Namespace) -> int:
     from functools import cache
 
-    from index.build import update_index
-    from index.embedder import BUNDLED_MODEL_ID, Embedder
-    from index.encoders import open_encoder
-    from index.onnx_encoder import ensure_onnx_encoder
+    from index.ingest.build import update_index
+    from index.embed.embedder import BUNDLED_MODEL_ID, Embedder
+    from index.embed.encoders import open_encoder
+    from index.embed.onnx_encoder import ensure_onnx_encoder
 
     settings = _settings(args)
     encoder = cache(lambda: open_encoder(settings, export_if_missing=True))  # loaded once, if at all
     ray_address = args.ray or settings.ray_address
     if ray_address:
-        from index.ray_embed import RayEncoder
+        from index.embed.ray_embed import RayEncoder
 
         local = encoder
         encoder = cache(lambda: RayEncoder(local(), settings, ray_address))
@@ -198,16 +198,16 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 def _known_error_message(error: Exception) -> str | None:
     from pydantic import ValidationError
 
-    from index.build import CorpusError
-    from index.embedder import ModelLoadError
+    from index.ingest.build import CorpusError
+    from index.embed.embedder import ModelLoadError
     from index.pipeline import EmptyQuestion
-    from index.prompts import PromptError
+    from index.answer.prompts import PromptError
     from bot.eval_command import EvalError
-    from index.llm import LlmUnavailable
-    from index.datasets import DatasetError
-    from index.scorer import ScorerError
-    from index.store import BuildBusy, IndexDamaged, IndexMismatch, IndexMissing, IndexWriteError
-    from index.ray_embed import RayUnavailable
+    from index.answer.llm import LlmUnavailable
+    from index.evaluate.datasets import DatasetError
+    from index.answer.scorer import ScorerError
+    from index.store.files import BuildBusy, IndexDamaged, IndexMismatch, IndexMissing, IndexWriteError
+    from index.embed.ray_embed import RayUnavailable
 
     known = (CliError, CorpusError, ModelLoadError, EmptyQuestion, PromptError, IndexMismatch, IndexMissing, IndexDamaged,
              BuildBusy, IndexWriteError, EvalError, LlmUnavailable, ScorerError, DatasetError, RayUnavailable)

@@ -31,8 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from index.eval_report import below_thresholds, compare, markdown, parse_thresholds, table
-    from index.evaluate import feedback_candidates, load_items
+    from index.evaluate.report import below_thresholds, compare, markdown, parse_thresholds, table
+    from index.evaluate.run import feedback_candidates, load_items
 
     if args.from_feedback is not None:
         log_path = Path(args.from_feedback) if args.from_feedback else settings.feedback_log
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"citebot: {args.file}: {problem} (skipped)", file=sys.stderr)
     items = loaded.items
     if args.part != "all":
-        from index.datasets import DEFAULT_SPLITS, load_splits, select_part
+        from index.evaluate.datasets import DEFAULT_SPLITS, load_splits, select_part
 
         items = select_part(items, args.part, load_splits(args.splits or DEFAULT_SPLITS))
     if not items:
@@ -72,7 +72,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run_pipeline(items, settings: Settings, args: argparse.Namespace) -> dict:
-    from index.evaluate import embedding_similarity, evaluate
+    from index.evaluate.run import embedding_similarity, evaluate
     from index.pipeline import Pipeline
 
     # Every question is answered and the threshold applied by the eval, so it knows what each declined
@@ -85,7 +85,7 @@ def _run_pipeline(items, settings: Settings, args: argparse.Namespace) -> dict:
     report = evaluate(items, pipeline.ask_traced, similarity, settings.top_k, progress, threshold, not_found)
     report["calibration"] = settings.calibration
     if args.baseline:
-        from index.baseline import baseline_asker
+        from index.evaluate.baseline import baseline_asker
 
         ask = baseline_asker(settings.corpus_dir, settings.embed_model)
         report["baseline"] = evaluate(items, ask, similarity, settings.top_k, progress)
@@ -99,7 +99,7 @@ def _write_outputs(report: dict, args: argparse.Namespace, table, markdown) -> N
     else:
         print(table(report, baseline))
     if args.report:
-        from index.eval_plot import calibration_markdown, write_plot
+        from index.evaluate.plot import calibration_markdown, write_plot
 
         args.report.parent.mkdir(parents=True, exist_ok=True)
         args.report.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")

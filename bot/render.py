@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import textwrap
 
-from index.prompts import Prompts
+from index.answer.prompts import Prompts
 from index.schema import Answer, Citation
 
 QUOTE_WIDTH = 96

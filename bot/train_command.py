@@ -23,11 +23,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from index.build import update_index
-    from index.datasets import DEFAULT_SPLITS, load_splits, squad_to_corpus
-    from index.encoders import open_encoder
-    from index.evaluate import load_items
-    from index.train import data_card, fit, labelled_questions, write_model
+    from index.ingest.build import update_index
+    from index.evaluate.datasets import DEFAULT_SPLITS, load_splits, squad_to_corpus
+    from index.embed.encoders import open_encoder
+    from index.evaluate.run import load_items
+    from index.evaluate.train import data_card, fit, labelled_questions, write_model
 
     report_docs = load_splits(args.splits or DEFAULT_SPLITS)
     sets = [("corpus", settings, args.items)]
@@ -56,9 +56,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 def _evidence_pipeline(settings: Settings, encoder):
     from index.pipeline import Pipeline
-    from index.prompts import load_prompts
-    from index.build import expected_meta
-    from index.store import IndexStore
+    from index.answer.prompts import load_prompts
+    from index.ingest.build import expected_meta
+    from index.store.files import IndexStore
 
     store = IndexStore.load(settings.index_dir, expected_meta(settings))
     return Pipeline(settings, encoder, store, load_prompts(settings.prompts_dir), None)

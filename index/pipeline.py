@@ -8,21 +8,21 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from index.answer import compose
-from index.chunking import embedding_text
-from index.support import Support, check as check_support
-from index.answer_type import type_noun
-from index.features import Question
-from index.lexical import terms
-from index.llm import LlmAnswerer
-from index.build import expected_meta
-from index.encoders import Encoder, open_encoder
-from index.prompts import Prompts, load_prompts
-from index.retrieve import retrieve
+from index.answer.compose import compose
+from index.ingest.chunking import embedding_text
+from index.answer.support import Support, check as check_support
+from index.answer.answer_type import type_noun
+from index.answer.features import Question
+from index.store.lexical import terms
+from index.answer.llm import LlmAnswerer
+from index.ingest.build import expected_meta
+from index.embed.encoders import Encoder, open_encoder
+from index.answer.prompts import Prompts, load_prompts
+from index.answer.retrieve import retrieve
 from index.schema import Answer, Hit
-from index.scorer import AnswerScorer, ScorerError
+from index.answer.scorer import AnswerScorer, ScorerError
 from index.settings import Settings
-from index.store import IndexStore, current_version
+from index.store.files import IndexStore, current_version
 
 log = logging.getLogger(__name__)
 SURROGATE = re.compile("[\ud800-\udfff]")
@@ -107,7 +107,7 @@ class Pipeline:
         return answer, hits
 
     def support(self, sentence: str, cited: list[Hit]) -> Support:
-        """Do the cited passages say what `sentence` says (index.support)?"""
+        """Do the cited passages say what `sentence` says (index.answer.support)?"""
         store = self.store
         last = self._last_sentence  # one tuple, read once: safe beside other threads
         vector = last[1] if last[0] == sentence else self.embedder.encode_query(sentence)

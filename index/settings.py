@@ -132,7 +132,7 @@ class Settings(BaseSettings):
 
     def chunking_signature(self) -> dict[str, int | str]:
         """What, if changed, makes every stored chunk stale."""
-        from index.chunking import SPLITTER_VERSION
+        from index.ingest.chunking import SPLITTER_VERSION
 
         return {
             "splitter": SPLITTER_VERSION,

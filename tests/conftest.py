@@ -39,7 +39,7 @@ hypothesis_settings.load_profile("ci")
 
 @pytest.fixture(scope="session")
 def embedder():
-    from index.embedder import Embedder
+    from index.embed.embedder import Embedder
 
     return Embedder()
 
@@ -52,7 +52,7 @@ def corpus_dir() -> Path:
 @pytest.fixture(scope="session")
 def built_index(tmp_path_factory, embedder, corpus_dir) -> Path:
     """An index of the project's corpus, built once for the session with the real model."""
-    from index.build import update_index
+    from index.ingest.build import update_index
     from index.settings import Settings
 
     index_dir = tmp_path_factory.mktemp("index")

@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from index.features import FEATURES
-from index.scorer import DEFAULT_MODEL, AnswerScorer, ScorerError
-from index.train import Labelled, fit
+from index.answer.features import FEATURES
+from index.answer.scorer import DEFAULT_MODEL, AnswerScorer, ScorerError
+from index.evaluate.train import Labelled, fit
 
 
 def shipped() -> dict:

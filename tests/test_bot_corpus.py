@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from bot_harness import running_bot
-from index.build import update_index
+from index.ingest.build import update_index
 from index.pipeline import Pipeline
 from index.settings import Settings
 

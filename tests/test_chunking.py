@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from index.chunking import SPECIAL_TOKENS, chunk_document, embedding_text, quotable_units
-from index.readers import read_document
+from index.ingest.chunking import SPECIAL_TOKENS, chunk_document, embedding_text, quotable_units
+from index.ingest.readers import read_document
 
 MOTION = "2019-03-ep-motion-for-resolution-b8-0205-2019.txt"
 
@@ -56,8 +56,8 @@ def test_every_chunk_of_the_corpus_keeps_document_metadata(pipeline):
 def _units_of(path: str) -> list[str]:
     from pathlib import Path
 
-    from index.chunking import quotable_units
-    from index.readers import read_document
+    from index.ingest.chunking import quotable_units
+    from index.ingest.readers import read_document
 
     doc = read_document(Path(__file__).resolve().parent.parent / "corpus" / path, path, 10**8)
     return [doc.text[s:e] for s, e in quotable_units(doc.text)]
@@ -74,7 +74,7 @@ def test_a_name_with_an_exclamation_mark_is_not_cut():
 
 
 def test_abbreviations_and_initials_do_not_end_a_sentence():
-    from index.chunking import quotable_units
+    from index.ingest.chunking import quotable_units
 
     text = ("He cited Art. 19 of the Covenant. See No. 5 of the list. J. R. Smith and the U.S. government met on "
             "5 Jan. 2019 in Washington. Mr. Kozlov said so.")

@@ -1,6 +1,6 @@
 """Site furniture is removed and hard-wrapped lines are joined, so passages are prose."""
 
-from index.clean import clean_text
+from index.ingest.clean import clean_text
 
 
 def test_language_menu_and_navigation_are_dropped():

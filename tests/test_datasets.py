@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from index.datasets import DatasetError, load_splits, part_of, squad_to_corpus
-from index.evaluate import EvalItem, load_items
+from index.evaluate.datasets import DatasetError, load_splits, part_of, squad_to_corpus
+from index.evaluate.run import EvalItem, load_items
 
 SQUAD = {"data": [{"title": "Steam_engine", "paragraphs": [
     {"context": "Watt improved the engine in 1781.",

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from bot.cli import main
-from index.evaluate import EvalItem, feedback_candidates, load_items, score_item, summarise
+from index.evaluate.run import EvalItem, feedback_candidates, load_items, score_item, summarise
 from index.schema import Answer, Citation
 
 MOTION = "2019-03-ep-motion-for-resolution-b8-0205-2019.txt"

@@ -19,9 +19,9 @@ from pydantic import ValidationError
 from bot.handlers import SOURCE_BUTTON, VOTE_BUTTON
 from bot.render import source_number
 from bot.telegram_render import TELEGRAM_LIMIT, answer_messages, passage_messages
-from index.chunking import chunk_document
-from index.clean import clean_text
-from index.readers import DocumentError, read_document
+from index.ingest.chunking import chunk_document
+from index.ingest.clean import clean_text
+from index.ingest.readers import DocumentError, read_document
 from index.schema import Answer, Citation, Document
 from index.settings import Settings
 from tests.samples import HTML_PAGE, docx_bytes, pdf_bytes

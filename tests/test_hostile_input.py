@@ -12,8 +12,8 @@ import pytest
 
 from bot.render import source_number
 from bot.state import FeedbackLog
-from index.build import update_index
-from index.clean import clean_text
+from index.ingest.build import update_index
+from index.ingest.clean import clean_text
 from index.schema import Answer
 from index.settings import Settings
 
@@ -116,21 +116,21 @@ def _docx_with_root(tag: str) -> bytes:
 
 
 def test_a_file_that_breaks_a_parser_or_the_splitter_fails_alone(tmp_path, corpus_dir, embedder, monkeypatch):
-    import index.build
+    import index.ingest.build
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     shutil.copy(corpus_dir / MOTION, corpus / MOTION)
     (corpus / "odd-root.docx").write_bytes(_docx_with_root("unexpected"))
     (corpus / "one-paragraph.txt").write_text("A sentence that goes on and on. " * 50)
-    real_chunking = index.build.chunk_document
+    real_chunking = index.ingest.build.chunk_document
 
     def splitter_gives_up(doc, *args, **kwargs):  # stands in for punkt's TimeoutError on an 8 MB paragraph
         if doc.doc_id == "one-paragraph.txt":
             raise TimeoutError("sentence splitting took too long")
         return real_chunking(doc, *args, **kwargs)
 
-    monkeypatch.setattr(index.build, "chunk_document", splitter_gives_up)
+    monkeypatch.setattr(index.ingest.build, "chunk_document", splitter_gives_up)
     report = update_index(Settings(corpus_dir=corpus, index_dir=tmp_path / "index"), lambda: embedder)
     failed = {f["doc_id"]: f["error"] for f in report.failed}
     assert set(failed) == {"odd-root.docx", "one-paragraph.txt"}
@@ -140,7 +140,7 @@ def test_a_file_that_breaks_a_parser_or_the_splitter_fails_alone(tmp_path, corpu
 
 
 def _current(index_dir):
-    from index.store import current_version
+    from index.store.files import current_version
 
     return current_version(index_dir)
 
@@ -175,7 +175,7 @@ def test_the_bot_never_switches_to_a_version_that_fails_to_load(index_copy, corp
     import json
 
     from index.pipeline import Pipeline
-    from index.store import POINTER
+    from index.store.files import POINTER
 
     pipeline = Pipeline.open(Settings(corpus_dir=corpus_dir, index_dir=index_copy), embedder)
     good = pipeline.store.folder
@@ -220,7 +220,7 @@ def test_a_docx_bomb_is_refused_before_it_is_unpacked(tmp_path):
     import resource
     import zipfile
 
-    from index.readers import DocumentError, read_document
+    from index.ingest.readers import DocumentError, read_document
 
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -236,7 +236,7 @@ def test_a_docx_bomb_is_refused_before_it_is_unpacked(tmp_path):
 
 
 def test_llm_reply_parsing_is_linear_and_shrugs_off_absurd_markers():
-    from index.llm import cited_statements
+    from index.answer.llm import cited_statements
 
     def too_slow(*_):
         raise TimeoutError("reply parsing backtracked")
@@ -255,7 +255,7 @@ def test_llm_reply_parsing_is_linear_and_shrugs_off_absurd_markers():
 def test_passages_reach_the_llm_inside_delimiters_they_cannot_close(pipeline):
     from dataclasses import replace
 
-    from index.llm import LlmAnswerer
+    from index.answer.llm import LlmAnswerer
 
     class RecordingLlm:  # a stand-in for the endpoint: records the prompt, replies like a compliant model
         prompt = ""
@@ -278,7 +278,7 @@ def test_a_full_disk_is_one_line_and_the_previous_version_keeps_serving(index_co
                                                                          monkeypatch, capsys, tmp_path):
     import errno
 
-    import index.store
+    import index.store.files
     from bot.cli import main
     from index.pipeline import Pipeline
 
@@ -290,7 +290,7 @@ def test_a_full_disk_is_one_line_and_the_previous_version_keeps_serving(index_co
     def disk_full(*_args, **_kwargs):  # stands in for a full disk, which cannot be made here
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(index.store, "write_chunks", disk_full)
+    monkeypatch.setattr(index.store.files, "write_chunks", disk_full)
     assert main(["index", "--corpus", str(corpus), "--index-dir", str(index_copy)]) == 1
     err = capsys.readouterr().err
     assert err == (f"citebot: error: cannot write the index in {index_copy} (No space left on device); "
@@ -353,7 +353,7 @@ def test_text_past_the_extracted_size_limit_is_skipped_before_it_is_embedded(tmp
 
 
 def test_a_huge_paragraph_without_a_full_stop_is_chunked_whole_in_bounded_pieces(embedder):
-    from index.chunking import chunk_document
+    from index.ingest.chunking import chunk_document
     from index.schema import Document
 
     words = ("human rights defenders in Kazakhstan were detained again " * 40_000).strip()  # 2.4 MB, one paragraph

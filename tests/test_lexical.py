@@ -7,8 +7,8 @@ import json
 import pytest
 
 from conftest import ROOT
-from index.lexical import LexicalIndex, terms
-from index.store import current_version
+from index.store.lexical import LexicalIndex, terms
+from index.store.files import current_version
 
 QUESTIONS = [json.loads(line)["question"] for line in (ROOT / "eval/qa.jsonl").read_text().splitlines() if line]
 

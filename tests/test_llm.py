@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from fake_openai import FakeOpenAI
-from index.llm import LlmUnavailable, cited_statements
+from index.answer.llm import LlmUnavailable, cited_statements
 from index.pipeline import Pipeline
 from index.settings import Settings
 
@@ -115,7 +115,7 @@ def test_cited_statements_keep_only_validly_cited_sentences():
     ("A court in Almaty banned the DVK [1].", False),  # a name the passage lacks
 ])
 def test_facts_are_compared_after_normalisation(sentence, supported):
-    from index.support import check
+    from index.answer.support import check
 
     passage = "On 13 March 2018 a court banned the DVK movement. Police detained 15 activists the next day."
     units = ["On 13 March 2018 a court banned the DVK movement.", "Police detained 15 activists the next day."]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from index.build import update_index
+from index.ingest.build import update_index
 from index.pipeline import Pipeline
 from index.settings import Settings
 
@@ -35,7 +35,7 @@ def local_llm(built_index, corpus_dir, embedder, gguf) -> Pipeline:
 
 
 def _shown_facts_are_quoted(answer: dict) -> None:
-    """A check of our own, plainer than index.support: every number and capitalised word of what is shown
+    """A check of our own, plainer than index.answer.support: every number and capitalised word of what is shown
     is in the passages it cites."""
     shown = re.sub(r"\[\d+\]", "", answer["answer"])
     quotes = " ".join(f"{c['title']} {c['quote']}" for c in answer["citations"]).lower()

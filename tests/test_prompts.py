@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from index.prompts import PromptError, load_prompts
+from index.answer.prompts import PromptError, load_prompts
 from index.settings import Settings
 
 

@@ -11,12 +11,12 @@ import pytest
 
 from bot.cli import main
 from conftest import ROOT
-from index.embedder import BUNDLED_MODEL_ID, Embedder
-from index.onnx_encoder import OnnxEncoder, encoder_folder, ensure_onnx_encoder
-from index.encoders import open_encoder
+from index.embed.embedder import BUNDLED_MODEL_ID, Embedder
+from index.embed.onnx_encoder import OnnxEncoder, encoder_folder, ensure_onnx_encoder
+from index.embed.encoders import open_encoder
 from index.pipeline import Pipeline
-from index.build import update_index
-from index.store import current_version
+from index.ingest.build import update_index
+from index.store.files import current_version
 from index.settings import Settings
 
 QUESTIONS = [json.loads(line)["question"] for line in (ROOT / "eval/qa.jsonl").read_text().splitlines() if line]

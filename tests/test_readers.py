@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from index.readers import DocumentError, read_document
+from index.ingest.readers import DocumentError, read_document
 from samples import HTML_PAGE, docx_bytes, encrypted_pdf_bytes, pdf_bytes
 
 

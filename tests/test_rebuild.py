@@ -8,10 +8,10 @@ import threading
 
 import pytest
 
-from index.build import update_index
+from index.ingest.build import update_index
 from index.pipeline import Pipeline
 from index.settings import Settings
-from index.store import BuildBusy, build_lock, current_version
+from index.store.files import BuildBusy, build_lock, current_version
 from samples import encrypted_pdf_bytes
 
 PRESS = "2022-08-24-ep-press-release-droi-visit-kazakhstan.txt"

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from index.build import expected_meta
+from index.ingest.build import expected_meta
 from index.pipeline import Pipeline
 from index.settings import Settings
-from index.store import IndexMismatch, IndexMissing, IndexStore, current_version
+from index.store.files import IndexMismatch, IndexMissing, IndexStore, current_version
 
 
 def test_meta_json_records_what_the_vectors_mean(built_index):

@@ -8,11 +8,11 @@ import faiss
 import numpy as np
 import pytest
 
-from index.build import update_index
+from index.ingest.build import update_index
 from index.pipeline import Pipeline
 from index.settings import Settings
-from index.store import current_version
-from index.vectors import APPROXIMATE, EXACT, all_vectors, build_ivf, kind_of, recall_at
+from index.store.files import current_version
+from index.store.vectors import APPROXIMATE, EXACT, all_vectors, build_ivf, kind_of, recall_at
 from conftest import ROOT
 
 QUESTIONS = [json.loads(line)["question"] for line in (ROOT / "eval/qa.jsonl").read_text().splitlines() if line]

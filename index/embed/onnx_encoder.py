@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from index.embedder import pool_spans, progress_bar
+from index.embed.embedder import pool_spans, progress_bar
 from index.schema import Span
 
 log = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ Off by default (no LLM weights exist offline). It talks to any OpenAI-compatible
 endpoint through llama-index's OpenAILike: OpenAI, vLLM, llama.cpp's server, or
 Ollama's /v1. The LLM is asked only when the extractive evidence clears the
 not-found threshold, so abstention stays calibrated; its reply is checked: a sentence its
-passages do not support (index.support) is not shown, and with nothing left the extractive
+passages do not support (index.answer.support) is not shown, and with nothing left the extractive
 answer stands. A reply without any [n] (small models often forget them) has each sentence
 cited to the passage that supports it, if one does.
 """
@@ -17,10 +17,10 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from index.prompts import Prompts
+from index.answer.prompts import Prompts
 from index.schema import Answer, CheckedSentence, Citation, Hit
 from index.settings import Settings
-from index.support import Support
+from index.answer.support import Support
 
 log = logging.getLogger(__name__)
 # Every pattern here starts at a fixed character, so parsing is linear: the lazy one before took 9 s on
@@ -45,7 +45,7 @@ class LlmAnswerer:
     @classmethod
     def from_settings(cls, settings: Settings, prompts: Prompts) -> LlmAnswerer:
         if settings.llm_model_path is not None:
-            from index.gguf import GgufLlm
+            from index.answer.gguf import GgufLlm
 
             return cls(GgufLlm(settings.llm_model_path), prompts)
         if not settings.llm_model or not settings.llm_base_url:

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from index.embedder import bundled_model_path
-from index.offline import stay_offline
+from index.embed.embedder import bundled_model_path
+from index.embed.offline import stay_offline
 from index.schema import Answer, Citation
 
 TOP_K = 2

@@ -19,7 +19,7 @@ class GgufLlm:
     """`complete(prompt).text`, as llama-index's LLMs give it, from a local GGUF file."""
 
     def __init__(self, path: Path) -> None:
-        from index.llm import LlmUnavailable
+        from index.answer.llm import LlmUnavailable
 
         if not path.is_file():
             raise LlmUnavailable(f"no GGUF model at {path} (CITEBOT_LLM_MODEL_PATH)")

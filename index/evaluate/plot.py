@@ -1,7 +1,7 @@
 """What a threshold trades: answered-right against answered, and stated confidence against observed accuracy.
 
 Drawn from an eval report whose answers were all scored, declined ones included
-(index.evaluate with a threshold), so every threshold can be read off one run.
+(index.evaluate.run with a threshold), so every threshold can be read off one run.
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ from typing import Protocol
 
 import numpy as np
 
-from index.embedder import BUNDLED_MODEL_ID, Embedder
-from index.onnx_encoder import ensure_onnx_encoder, open_onnx_encoder
+from index.embed.embedder import BUNDLED_MODEL_ID, Embedder
+from index.embed.onnx_encoder import ensure_onnx_encoder, open_onnx_encoder
 from index.schema import Span
 from index.settings import Settings
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from index.offline import stay_offline
+from index.embed.offline import stay_offline
 from index.schema import Span
 
 log = logging.getLogger(__name__)

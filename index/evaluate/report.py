@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from index.evaluate import METRICS
+from index.evaluate.run import METRICS
 
 LABELS = {
     "hit_at_k": "retrieval hit@k",

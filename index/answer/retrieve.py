@@ -8,7 +8,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from index.schema import Hit
-from index.store import IndexStore
+from index.store.files import IndexStore
 
 EACH_RETRIEVERS_BEST = 2
 

@@ -8,7 +8,7 @@ import re
 import zipfile
 from pathlib import Path
 
-from index.clean import clean_text
+from index.ingest.clean import clean_text
 from index.schema import Document
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")

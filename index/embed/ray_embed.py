@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from index.encoders import Encoder
+from index.embed.encoders import Encoder
 from index.schema import Span
 from index.settings import Settings
-from index.store import error_line
+from index.store.files import error_line
 
 BATCHES_PER_CALL = 8  # model batches one actor call encodes: fewer round trips, the same vectors
 
@@ -92,7 +92,7 @@ class _EncodeBatches:
     """A Ray actor: the encoder opened once, then whole model batches encoded as the local path does."""
 
     def __init__(self, settings_json: str) -> None:
-        from index.encoders import open_encoder
+        from index.embed.encoders import open_encoder
 
         settings = Settings.model_validate_json(settings_json)
         self.encoder = open_encoder(settings, export_if_missing=True, threads=1)
@@ -109,7 +109,7 @@ class _EncodeBatches:
 
 def _connect(address: str) -> tuple[Any, Any]:
     """ray and ray.data, connected to `address` ('local': a new cluster on this machine)."""
-    from index.offline import stay_offline
+    from index.embed.offline import stay_offline
 
     stay_offline()
     if address == "local":

@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from index.chunk_table import ChunkTable, read_all_chunks, write_chunks
-from index.lexical import LexicalIndex
+from index.store.chunk_table import ChunkTable, read_all_chunks, write_chunks
+from index.store.lexical import LexicalIndex
 from index.schema import Chunk, DocInfo
 
 FORMAT_VERSION = 1
@@ -138,7 +138,7 @@ class Version:
 
     @cached_property
     def vectors(self) -> Any:
-        """A FAISS index of either kind in index.vectors."""
+        """A FAISS index of either kind in index.store.vectors."""
         import faiss
 
         return faiss.read_index(str(self.folder / "vectors.faiss"))
@@ -260,7 +260,7 @@ def write_version(index_dir: Path, meta: dict[str, Any], chunks: list[Chunk], ve
                   docs: dict[str, dict[str, Any]]) -> Path:
     """Write a complete new version beside the current one, then publish it in one rename.
 
-    `vectors` is a FAISS index (index.vectors) holding exactly the chunks' ids; `unit_vectors` has
+    `vectors` is a FAISS index (index.store.vectors) holding exactly the chunks' ids; `unit_vectors` has
     one row per sentence, chunk after chunk in the order of `chunks`.
     """
     name = f"v{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**6:06d}"

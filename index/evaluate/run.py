@@ -218,7 +218,7 @@ def score_item(item: EvalItem, answer: Answer, retrieved: list[str], k: int, sim
 
 
 def _unquoted(sentence: str, quotes: str) -> bool:
-    """A plain check beside index.support's: a number or capitalised word the cited passages lack."""
+    """A plain check beside index.answer.support's: a number or capitalised word the cited passages lack."""
     return any(word.lower() not in quotes for word in re.findall(r"\d+|(?<=\w )[A-Z][\w-]+", sentence))
 
 

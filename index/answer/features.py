@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from index.answer_type import expected_kind, holds_new_answer
-from index.lexical import terms
+from index.answer.answer_type import expected_kind, holds_new_answer
+from index.store.lexical import terms
 from index.schema import Hit
 
 FEATURES = (

@@ -16,10 +16,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from index.evaluate import EvalItem
+from index.evaluate.run import EvalItem
 
 REPORT, DEVELOPMENT = "report", "development"
-DEFAULT_SPLITS = Path(__file__).resolve().parent.parent / "eval" / "splits.json"
+DEFAULT_SPLITS = Path(__file__).resolve().parents[2] / "eval" / "splits.json"
 
 
 class DatasetError(Exception):
@@ -107,12 +107,12 @@ def describe(items: list[EvalItem]) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m index.datasets SQUAD.json OUT_DIR`: write the corpus and items (what `make squad` runs)."""
+    """`python -m index.evaluate.datasets SQUAD.json OUT_DIR`: write the corpus and items (what `make squad` runs)."""
     import sys
 
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 2:
-        print("usage: python -m index.datasets SQUAD.json OUT_DIR", file=sys.stderr)
+        print("usage: python -m index.evaluate.datasets SQUAD.json OUT_DIR", file=sys.stderr)
         return 2
     try:
         corpus, items = squad_to_corpus(Path(args[0]), Path(args[1]))

@@ -1,4 +1,4 @@
-"""The learned answer scorer: gradient-boosted trees over index.features, read from a JSON file.
+"""The learned answer scorer: gradient-boosted trees over index.answer.features, read from a JSON file.
 
 `citebot train` writes the file: the feature list, the trees as plain arrays, a
 calibration that turns the best unit's score into the probability that it answers the
@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from index.features import FEATURES
+from index.answer.features import FEATURES
 
 FORMAT = "citebot-answer-scorer/2"
 TREE_FIELDS = ("feature", "threshold", "left", "right", "value", "leaf")
-DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "answer_scorer.json"
+DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "answer_scorer.json"
 
 
 class ScorerError(Exception):

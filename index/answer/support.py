@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from index.lexical import terms
+from index.store.lexical import terms
 
 MIN_ALIGNMENT = 0.30  # bench/support_check.py on development documents; the facts and negation decide the rest
 RARE_IDF = 2.5

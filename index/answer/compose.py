@@ -1,7 +1,7 @@
 """Compose an extractive answer: the passages' own units that best answer the question, each cited.
 
 Every statement is a verbatim span of the passage it cites, so nothing is said that
-the documents do not say. The learned scorer (index.scorer) ranks the candidate units;
+the documents do not say. The learned scorer (index.answer.scorer) ranks the candidate units;
 its calibrated confidence in the best one decides whether the documents answer at all.
 """
 
@@ -11,10 +11,10 @@ import math
 import re
 from dataclasses import dataclass
 
-from index.features import Candidate, Question, candidates
-from index.lexical import terms
+from index.answer.features import Candidate, Question, candidates
+from index.store.lexical import terms
 from index.schema import Answer, Citation, Hit
-from index.scorer import AnswerScorer, Calibration
+from index.answer.scorer import AnswerScorer, Calibration
 
 FOLLOW_ON = re.compile(r"^(These|They|Those|He|She|It|This|Their|His|Her)\b")
 NEAR_BEST = 0.85  # a further unit must be this likely, relative to the best, to join the answer

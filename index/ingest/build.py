@@ -18,17 +18,17 @@ from typing import Any
 
 import numpy as np
 
-from index.chunking import chunk_document, embedding_text
-from index.embedder import BUNDLED_MODEL_ID
-from index.encoders import Encoder
-from index.lexical import LEXICAL_VERSION
-from index.reading import ReadLimits, read_files
-from index.readers import SUPPORTED_SUFFIXES
+from index.ingest.chunking import chunk_document, embedding_text
+from index.embed.embedder import BUNDLED_MODEL_ID
+from index.embed.encoders import Encoder
+from index.store.lexical import LEXICAL_VERSION
+from index.ingest.reading import ReadLimits, read_files
+from index.ingest.readers import SUPPORTED_SUFFIXES
 from index.schema import Chunk, Document, Span
 from index.settings import Settings
-from index.store import (FORMAT_VERSION, IndexDamaged, Version, build_lock, current_version, error_line, file_sha256,
+from index.store.files import (FORMAT_VERSION, IndexDamaged, Version, build_lock, current_version, error_line, file_sha256,
                          meta_mismatch, read_version, write_version)
-from index.vectors import EXACT, VectorIndexInfo, empty_exact, fit, kind_of, wanted_kind
+from index.store.vectors import EXACT, VectorIndexInfo, empty_exact, fit, kind_of, wanted_kind
 
 
 KEPT_NOTE = " (the previously indexed version is kept)"

@@ -1,9 +1,9 @@
 """Fit the answer scorer on labelled questions: `citebot train` / `make train`.
 
-Only the development part of each labelled set is read (index.datasets: split by
+Only the development part of each labelled set is read (index.evaluate.datasets: split by
 document). Gradient-boosted trees (scikit-learn) learn which candidate unit holds the
 answer; they beat a logistic regression on the same features by 2-4 points of
-cross-validated accuracy, and are exported as plain arrays (index.scorer.Trees). Its
+cross-validated accuracy, and are exported as plain arrays (index.answer.scorer.Trees). Its
 threshold and calibration come from cross-validation over documents: each document's
 questions are scored by a model fitted without that document, so the threshold is
 chosen on predictions for documents the model never saw, as in use. The final model is
@@ -21,11 +21,11 @@ from typing import Any
 
 import numpy as np
 
-from index.datasets import DEVELOPMENT, describe, document_of, select_part
-from index.eval_plot import calibration_bins
-from index.evaluate import EvalItem
-from index.features import FEATURES, candidates
-from index.scorer import AnswerScorer, Calibration, Trees
+from index.evaluate.datasets import DEVELOPMENT, describe, document_of, select_part
+from index.evaluate.plot import calibration_bins
+from index.evaluate.run import EvalItem
+from index.answer.features import FEATURES, candidates
+from index.answer.scorer import AnswerScorer, Calibration, Trees
 
 FOLDS = 6
 TREES = {"max_iter": 200, "learning_rate": 0.05, "max_leaf_nodes": 15, "early_stopping": False, "random_state": 0}

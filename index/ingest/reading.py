@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from index.readers import DocumentError, read_document
+from index.ingest.readers import DocumentError, read_document
 from index.schema import Document
-from index.store import error_line
+from index.store.files import error_line
 
 MB = 2**20
 
@@ -72,7 +72,7 @@ class _Worker:
         # A fresh interpreter, not multiprocessing: a fork of the bot (threads beside the event loop) could
         # deadlock, and spawn or forkserver re-run the caller's main script in the child.
         self._limits = limits
-        self._process = subprocess.Popen([sys.executable, "-m", "index.reading", str(limits.memory_bytes)],
+        self._process = subprocess.Popen([sys.executable, "-m", "index.ingest.reading", str(limits.memory_bytes)],
                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         self._send = Connection(os.dup(self._process.stdin.fileno()), readable=False)
         self._receive = Connection(os.dup(self._process.stdout.fileno()), writable=False)

@@ -1,0 +1,1 @@
+"""Measuring answers on labelled questions, and fitting the answer scorer on them."""

@@ -1,0 +1,1 @@
+"""Where passages, vectors and term statistics live: version folders on disk (files), or PostgreSQL (postgres)."""
