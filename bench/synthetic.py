@@ -117,7 +117,8 @@ def write_synthetic_index(index_dir: Path, settings, data: Synthetic, corpus_dir
     so `citebot index` over that folder finds the synthetic documents unchanged.
     """
     from index.ingest.build import expected_meta, fingerprint, scan_corpus
-    from index.store.files import FORMAT_VERSION, write_version
+    from index.store.file_target import write_version
+    from index.store.files import FORMAT_VERSION
     from index.store.vectors import empty_exact, fit
 
     if corpus_dir is not None:

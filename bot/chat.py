@@ -7,6 +7,7 @@ from collections.abc import Callable
 from bot.render import render_answer, render_source, source_number
 from index.pipeline import EmptyQuestion, Pipeline, is_follow_up
 from index.schema import Answer
+from index.store.connections import StoreUnavailable
 
 HELP = """Ask a question about the documents. Commands:
   /source N   show the full passage of source N of the last answer
@@ -36,7 +37,7 @@ def run_chat(pipeline: Pipeline, read: Callable[[str], str] = input, write: Call
             previous = last_question if last_question and is_follow_up(line) else None
             try:
                 last = pipeline.ask(line, previous)
-            except EmptyQuestion as error:
+            except (EmptyQuestion, StoreUnavailable) as error:
                 write(str(error))
                 continue
             last_question = f"{previous} {line}" if previous else line

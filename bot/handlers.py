@@ -19,6 +19,7 @@ from bot.telegram_render import answer_messages, passage_messages
 from index.pipeline import MAX_QUESTION_CHARS, Pipeline, is_follow_up
 from index.schema import Answer, Citation
 from index.settings import Settings
+from index.store.connections import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ TOO_FAST = "You are asking faster than I can answer well. Please wait a minute, 
 NO_WORDS = "Please ask a question in words, for example: Why is Maks Bokayev in prison?"
 CUT_NOTE = "Your message was long, so I used its first {limit} characters."
 APOLOGY = "Sorry, something went wrong while answering. Please try again in a moment."
+INDEX_DOWN = "The document index cannot be reached just now. Please ask again in a minute."
 ASK_FIRST = "Ask a question first; then /source N shows its passages."
 TOO_OLD = "That answer is too old; ask again to see its sources."
 # The only button data the bot takes (anything else is stale or forged); \Z, as "$" would also match before a "\n".
@@ -142,6 +144,10 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, te
     typing = asyncio.create_task(_show_typing(context, message.chat_id))
     try:
         answer = await asyncio.to_thread(pipeline.ask, question, previous)
+    except StoreUnavailable as error:  # the database is down or restarting: the next question tries again
+        log.warning("could not answer: %s", error)
+        await message.reply_text(INDEX_DOWN)
+        return
     finally:
         typing.cancel()
     answer_id = _answers(context).put(answer, message.chat_id)

@@ -58,7 +58,7 @@ def _evidence_pipeline(settings: Settings, encoder):
     from index.pipeline import Pipeline
     from index.answer.prompts import load_prompts
     from index.ingest.build import expected_meta
-    from index.store.files import IndexStore
+    from index.store import open_store
 
-    store = IndexStore.load(settings.index_dir, expected_meta(settings))
+    store = open_store(settings, expected_meta(settings))
     return Pipeline(settings, encoder, store, load_prompts(settings.prompts_dir), None)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from pathlib import Path
 from typing import Any
 
 from index.answer.compose import compose
@@ -22,7 +21,7 @@ from index.answer.retrieve import retrieve
 from index.schema import Answer, Hit
 from index.answer.scorer import AnswerScorer, ScorerError
 from index.settings import Settings
-from index.store.files import IndexStore, current_version
+from index.store import SearchView, Store, open_store
 
 log = logging.getLogger(__name__)
 SURROGATE = re.compile("[\ud800-\udfff]")
@@ -40,7 +39,7 @@ class EmptyQuestion(ValueError):
 class Pipeline:
     """Holds the loaded model, index and templates; `ask` is safe to call from many threads."""
 
-    def __init__(self, settings: Settings, embedder: Encoder, store: IndexStore, prompts: Prompts,
+    def __init__(self, settings: Settings, embedder: Encoder, store: Store, prompts: Prompts,
                  scorer: AnswerScorer | None, generator: LlmAnswerer | None = None) -> None:
         self.settings = settings
         self.embedder = embedder
@@ -52,33 +51,33 @@ class Pipeline:
             else self.calibration.threshold if self.calibration is not None else 0.5
         self.generator = generator  # the optional LLM; None answers extractively
         self._reload_lock = threading.Lock()
-        self._refused: Path | None = None  # a published version that failed to load
+        self._refused: str | None = None  # a published version that failed to load
         self._last_sentence: tuple[str, Any] = ("", None)  # the LLM sentence last checked, and its vector
 
-    def refresh(self) -> IndexStore:
+    def refresh(self) -> Store:
         """The current index version, loading it first if a rebuild published a new one.
 
         A question takes the store once and keeps it, so one in flight during a switch is
         answered wholly from the old version or wholly from the new.
         """
-        published = current_version(self.settings.index_dir)
-        if published is None or published in (self.store.folder, self._refused):
+        published = self.store.published()
+        if published is None or published in (self.store.version, self._refused):
             return self.store
         with self._reload_lock:
-            if published not in (self.store.folder, self._refused):
+            if published not in (self.store.version, self._refused):
                 try:
-                    self.store = IndexStore.load(self.settings.index_dir, expected_meta(self.settings))
-                    log.info("now serving index version %s", self.store.folder.name)
+                    self.store = open_store(self.settings, expected_meta(self.settings))
+                    log.info("now serving index version %s", self.store.version)
                 except Exception as error:  # noqa: BLE001 - whatever a bad version raises, the good one serves on
                     self._refused = published  # not read again on every question
                     log.warning("keeping index version %s: the new one cannot be served (%s)",
-                                self.store.folder.name, error)
+                                self.store.version, error)
         return self.store
 
     @classmethod
     def open(cls, settings: Settings, embedder: Encoder | None = None) -> Pipeline:
         """Load the index first, so a missing or stale one is reported before the slow model load."""
-        store = IndexStore.load(settings.index_dir, expected_meta(settings))
+        store = open_store(settings, expected_meta(settings))
         prompts = load_prompts(settings.prompts_dir)
         scorer = AnswerScorer.load(settings.answer_model)
         wants_llm = settings.llm_provider == "openai" or settings.llm_model_path is not None
@@ -87,8 +86,8 @@ class Pipeline:
 
     def search(self, question: str) -> list[Hit]:
         question = normalise_question(question)
-        store = self.refresh()
-        return self._search(store, question, self._weights(store, question))
+        with self.refresh().snapshot() as view:
+            return self._search(view, question, self._weights(view, question))
 
     def ask(self, question: str, previous: str | None = None) -> Answer:
         """Answer `question`; `previous`, the question before it, gives a follow-up its subject."""
@@ -122,18 +121,18 @@ class Pipeline:
     def evidence(self, question: str, previous: str | None = None) -> tuple[Question, list[Hit]]:
         """The question with its term weights, and the passages retrieved for it (what the scorer reads)."""
         question = normalise_question(question)
-        store = self.refresh()
-        weights = self._weights(store, question)
-        search_text = question
-        if previous:
-            for term, weight in self._weights(store, previous).items():
-                weights.setdefault(term, weight * FOLLOW_UP_WEIGHT)
-            search_text = f"{previous} {question}"
-        hits = self._search(store, search_text, weights)
-        unknown = frozenset(t for t in weights if not store.lexical.knows(t))
+        with self.refresh().snapshot() as view:  # PostgreSQL: one transaction, so a rebuild is seen whole or not
+            weights = self._weights(view, question)
+            search_text = question
+            if previous:
+                for term, weight in self._weights(view, previous).items():
+                    weights.setdefault(term, weight * FOLLOW_UP_WEIGHT)
+                search_text = f"{previous} {question}"
+            hits = self._search(view, search_text, weights)
+            unknown = frozenset(t for t in weights if not view.lexical.knows(t))
         return Question(question, weights, unknown), hits
 
-    def _weights(self, store: IndexStore, question: str) -> dict[str, float]:
+    def _weights(self, store: SearchView, question: str) -> dict[str, float]:
         weights = store.lexical.query_weights(question, self.embedder.is_common_word)
         noun = type_noun(question)
         for term in terms(noun) if noun else ():
@@ -141,7 +140,7 @@ class Pipeline:
                 weights[term] *= TYPE_NOUN_WEIGHT
         return weights
 
-    def _search(self, store: IndexStore, question: str, weights: dict[str, float]) -> list[Hit]:
+    def _search(self, store: SearchView, question: str, weights: dict[str, float]) -> list[Hit]:
         vector = self.embedder.encode_query(question)
         s = self.settings
         return retrieve(weights, vector, store, s.candidates, s.rrf_k, s.top_k)

@@ -49,6 +49,16 @@ def corpus_dir() -> Path:
     return ROOT / "corpus"
 
 
+@pytest.fixture
+def corpus(tmp_path, corpus_dir):
+    """A small corpus of two of the project's documents (test_rebuild.MOTION and ANSWER)."""
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    for name in ("2019-03-ep-motion-for-resolution-b8-0205-2019.txt", "2018-02-21-ep-answer-e-007094-2017-dzhakishev-tokmadi.txt"):
+        shutil.copy(corpus_dir / name, folder / name)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def built_index(tmp_path_factory, embedder, corpus_dir) -> Path:
     """An index of the project's corpus, built once for the session with the real model."""

@@ -278,7 +278,7 @@ def test_a_full_disk_is_one_line_and_the_previous_version_keeps_serving(index_co
                                                                          monkeypatch, capsys, tmp_path):
     import errno
 
-    import index.store.files
+    import index.store.file_target
     from bot.cli import main
     from index.pipeline import Pipeline
 
@@ -290,7 +290,7 @@ def test_a_full_disk_is_one_line_and_the_previous_version_keeps_serving(index_co
     def disk_full(*_args, **_kwargs):  # stands in for a full disk, which cannot be made here
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(index.store.files, "write_chunks", disk_full)
+    monkeypatch.setattr(index.store.file_target, "write_chunks", disk_full)
     assert main(["index", "--corpus", str(corpus), "--index-dir", str(index_copy)]) == 1
     err = capsys.readouterr().err
     assert err == (f"citebot: error: cannot write the index in {index_copy} (No space left on device); "

@@ -11,23 +11,14 @@ import pytest
 from index.ingest.build import update_index
 from index.pipeline import Pipeline
 from index.settings import Settings
-from index.store.files import BuildBusy, build_lock, current_version
+from index.store.file_target import build_lock
+from index.store.files import BuildBusy, current_version
 from samples import encrypted_pdf_bytes
 
 PRESS = "2022-08-24-ep-press-release-droi-visit-kazakhstan.txt"
 MOTION = "2019-03-ep-motion-for-resolution-b8-0205-2019.txt"
 ANSWER = "2018-02-21-ep-answer-e-007094-2017-dzhakishev-tokmadi.txt"
 ONLY_IN_PRESS = "Who hosted the MEPs at the Majilis?"  # Aigul Kuspan, named only in the press release
-
-
-@pytest.fixture
-def corpus(tmp_path, corpus_dir):
-    """A small corpus of two of the project's documents."""
-    folder = tmp_path / "corpus"
-    folder.mkdir()
-    for name in (MOTION, ANSWER):
-        shutil.copy(corpus_dir / name, folder / name)
-    return folder
 
 
 @pytest.fixture

@@ -8,12 +8,12 @@ from collections.abc import Iterable
 import numpy as np
 
 from index.schema import Hit
-from index.store.files import IndexStore
+from index.store import SearchView
 
 EACH_RETRIEVERS_BEST = 2
 
 
-def retrieve(query_terms: Iterable[str], query_vector: np.ndarray, store: IndexStore, candidates: int,
+def retrieve(query_terms: Iterable[str], query_vector: np.ndarray, store: SearchView, candidates: int,
              rrf_k: int, top_k: int) -> list[Hit]:
     """The `top_k` passages by reciprocal-rank fusion of dense and lexical rankings."""
     dense = store.dense_search(query_vector, candidates)
@@ -32,7 +32,7 @@ def retrieve(query_terms: Iterable[str], query_vector: np.ndarray, store: IndexS
     return [_hit(store, chunk_id, query_vector, dense_scores, ranks) for chunk_id in best]
 
 
-def _hit(store: IndexStore, chunk_id: int, query_vector: np.ndarray, dense_scores: dict[int, float],
+def _hit(store: SearchView, chunk_id: int, query_vector: np.ndarray, dense_scores: dict[int, float],
          ranks: list[dict[int, int]]) -> Hit:
     chunk = store.chunks[chunk_id]  # parsed from disk: once per hit
     return Hit(

@@ -26,9 +26,8 @@ from index.ingest.reading import ReadLimits, read_files
 from index.ingest.readers import SUPPORTED_SUFFIXES
 from index.schema import Chunk, Document, Span
 from index.settings import Settings
-from index.store.files import (FORMAT_VERSION, IndexDamaged, Version, build_lock, current_version, error_line, file_sha256,
-                         meta_mismatch, read_version, write_version)
-from index.store.vectors import EXACT, VectorIndexInfo, empty_exact, fit, kind_of, wanted_kind
+from index.store import IndexTarget, open_target
+from index.store.files import FORMAT_VERSION, error_line, file_sha256
 
 
 KEPT_NOTE = " (the previously indexed version is kept)"
@@ -123,21 +122,22 @@ def _readable(name: str) -> str:
 def update_index(settings: Settings, get_embedder: Callable[[], Encoder], show_progress: bool = False) -> BuildReport:
     """Embed what is new or changed, drop what is gone, publish a new version; the model loads only if needed."""
     started = time.perf_counter()
-    with build_lock(settings.index_dir):
+    target = open_target(settings)
+    with target.lock():
         files, refused = scan_corpus(settings.corpus_dir)
-        previous, rebuilt_because = _usable_previous(settings)
+        previous, rebuilt_because = target.previous(expected_meta(settings))
         plan = _plan(files, previous)
         report = BuildReport(unchanged=len(plan.unchanged), rebuilt_because=rebuilt_because)
         kept = {f.doc_id for f, _ in plan.known_failures} & set(previous.docs if previous else {})
         report.failed = refused + [{"doc_id": f.doc_id, "error": e + (KEPT_NOTE if f.doc_id in kept else "")}
                                    for f, e in plan.known_failures]
         if previous is not None and not (plan.to_read or plan.removed or plan.failure_changes
-                                         or _kind_changes(settings, previous)):
+                                         or target.wants_conversion(previous)):
             report.documents, report.chunks = len(previous.docs), int(previous.meta["chunks"])
             report.vector_index = previous.meta.get("vector_index", {})
             return report
         embedder = get_embedder() if plan.to_read else None
-        result = _assemble(settings, previous, plan, embedder, report, show_progress)
+        result = _assemble(settings, target, previous, plan, embedder, report, show_progress)
         report.seconds = round(time.perf_counter() - started, 2)
         return result
 
@@ -152,30 +152,7 @@ class _Plan:
     fingerprint: str = ""  # of every file's id and hash: what the corpus was when indexed
 
 
-def _kind_changes(settings: Settings, previous: Version) -> bool:
-    """Does the vector_index setting want the other kind of index for this size?"""
-    built = previous.meta.get("vector_index", {}).get("kind", EXACT)  # indexes built before the switch were exact
-    count = int(previous.meta["chunks"])
-    return wanted_kind(settings.vector_index, count, settings.exact_search_max, built) != built
-
-
-def _usable_previous(settings: Settings) -> tuple[Version | None, str | None]:
-    """The current version to build on, or why everything must be embedded again."""
-    folder = current_version(settings.index_dir)
-    if folder is None:
-        return None, None
-    try:
-        version = read_version(folder)
-    except IndexDamaged as error:
-        return None, f"the current version was damaged ({error.reason})"
-    mismatch = meta_mismatch(version.meta, expected_meta(settings))
-    if mismatch is None:
-        return version, None
-    key, built, wanted = mismatch
-    return None, f"the {'index format' if key == 'format' else key} changed ({built} → {wanted})"
-
-
-def _plan(files: list[CorpusFile], previous: Version | None) -> _Plan:
+def _plan(files: list[CorpusFile], previous: Any) -> _Plan:
     indexed = previous.docs if previous else {}
     failed_before = {f["doc_id"]: f for f in (previous.meta.get("failed_docs", []) if previous else [])}
     plan = _Plan()
@@ -200,7 +177,7 @@ def fingerprint(files: list[CorpusFile]) -> str:
     return digest.hexdigest()
 
 
-def _assemble(settings: Settings, previous: Version | None, plan: _Plan, embedder: Encoder | None,
+def _assemble(settings: Settings, target: IndexTarget, previous: Any, plan: _Plan, embedder: Encoder | None,
               report: BuildReport, show_progress: bool) -> BuildReport:
     docs = dict(previous.docs) if previous else {}
     documents, failures = _read_all(plan.to_read, _read_limits(settings))
@@ -230,50 +207,16 @@ def _assemble(settings: Settings, previous: Version | None, plan: _Plan, embedde
     dim = embedder.dim if embedder else int(previous.meta["dim"])
     new_vectors, new_units = (embedder.encode_with_units(texts, spans, show_progress) if new_chunks
                               else (np.zeros((0, dim), np.float32), np.zeros((0, dim), np.float32)))
-    chunks, vectors, units = _merge(previous, dropping, new_chunks, new_vectors, new_units, dim)
-    vectors, info = _fit_vectors(settings, previous, vectors, units, report)
     meta = {"format": FORMAT_VERSION, **expected_meta(settings), "dim": dim,
             "embedding_text": "title + newline + passage; sentence vectors pooled from the passage's tokens",
-            "libraries": _library_versions(), "documents": len(docs), "chunks": len(chunks),
+            "libraries": _library_versions(), "documents": len(docs),
             "next_chunk_id": next_id + len(new_chunks), "failed_docs": failed_meta,
-            "corpus_fingerprint": plan.fingerprint, "vector_index": info.to_json(),
-            "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    write_version(settings.index_dir, meta, chunks, vectors, units, docs)
-    report.chunks_embedded, report.documents, report.chunks = len(new_chunks), len(docs), len(chunks)
+            "corpus_fingerprint": plan.fingerprint, "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    published = target.publish(previous, meta, docs, {doc.doc_id for doc in documents}, dropping, new_chunks,
+                               new_vectors, new_units)
+    report.chunks_embedded, report.documents, report.chunks = len(new_chunks), len(docs), published["chunks"]
+    report.vector_index, report.converted = published["vector_index"], published.get("converted")
     return report
-
-
-def _merge(previous: Version | None, dropping: set[str], new_chunks: list[Chunk], new_vectors: np.ndarray,
-           new_units: np.ndarray, dim: int) -> tuple[list[Chunk], Any, np.ndarray]:
-    """Carry over the kept chunks' passages, vectors and sentence vectors; add the new ones."""
-    vectors = previous.vectors if previous else empty_exact(dim)
-    kept, kept_rows, row = [], [], 0
-    for chunk in previous.chunks if previous else []:
-        if chunk.doc_id not in dropping:
-            kept.append(chunk)
-            kept_rows.append(np.arange(row, row + len(chunk.sentences)))
-        row += len(chunk.sentences)
-    gone = [c.chunk_id for c in (previous.chunks if previous else []) if c.doc_id in dropping]
-    if gone:
-        vectors.remove_ids(np.asarray(gone, dtype=np.int64))
-    if new_chunks:
-        vectors.add_with_ids(new_vectors, np.asarray([c.chunk_id for c in new_chunks], dtype=np.int64))
-    old_units = previous.units[np.concatenate(kept_rows)] if kept_rows else np.zeros((0, dim), np.float16)
-    return kept + new_chunks, vectors, np.concatenate([old_units, new_units.astype(np.float16)])
-
-
-def _fit_vectors(settings: Settings, previous: Version | None, vectors: Any, units: np.ndarray,
-                 report: BuildReport) -> tuple[Any, VectorIndexInfo]:
-    """Exact or approximate by the settings and the new size; the sentence vectors serve as recall queries."""
-    before = kind_of(vectors)
-    known = previous.meta.get("vector_index") if previous else None
-    vectors, info = fit(vectors, settings.vector_index, settings.exact_search_max, settings.approximate_recall,
-                        units, VectorIndexInfo(**known) if known else None)
-    if previous is not None and info.kind != before:
-        report.converted = f"now {info.kind}" + (f" (IVF, {info.nlist} lists, nprobe {info.nprobe}, "
-                                                 f"recall@10 {info.recall_at_10})" if info.nlist else "")
-    report.vector_index = info.to_json()
-    return vectors, info
 
 
 def _read_limits(settings: Settings) -> ReadLimits:

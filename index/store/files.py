@@ -1,4 +1,4 @@
-"""The index on disk: immutable version folders, and a CURRENT pointer switched atomically.
+"""The index on disk, read: immutable version folders, and a CURRENT pointer (index.store.file_target writes them).
 
 A version folder holds the FAISS vectors, the BM25 index, the chunks, the document
 manifest and a meta.json that says what the vectors mean (model, chunking). Loading
@@ -7,22 +7,18 @@ checks meta.json against the settings, so a stale index is refused, not misread.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
-import os
-import shutil
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from index.store.chunk_table import ChunkTable, read_all_chunks, write_chunks
+from index.store.chunk_table import ChunkTable, read_all_chunks
 from index.store.lexical import LexicalIndex
 from index.schema import Chunk, DocInfo
 
@@ -73,6 +69,16 @@ class IndexStore:
         self.docs = docs
         self._vectors = vectors
         self._unit_vectors = unit_vectors  # one row per sentence, chunk after chunk in file order
+        self.version = folder.name
+
+    def published(self) -> str | None:
+        """The version a rebuild has published since (None: none is); the pipeline loads it when it differs."""
+        folder = current_version(self.folder.parent)
+        return folder.name if folder is not None else None
+
+    def snapshot(self) -> AbstractContextManager[IndexStore]:
+        """A loaded version never changes: a question reads it directly."""
+        return nullcontext(self)
 
     @classmethod
     def load(cls, index_dir: Path, expected: dict[str, Any]) -> IndexStore:
@@ -159,43 +165,12 @@ def _units(folder: Path) -> np.ndarray:
 
 
 @contextmanager
-def build_lock(index_dir: Path) -> Iterator[None]:
-    """One rebuild of an index folder at a time; a second is refused with a clear message."""
-    with _writing(index_dir):
-        index_dir.mkdir(parents=True, exist_ok=True)
-        handle = open(index_dir / "build.lock", "a+", encoding="utf-8")
-    with handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            raise BuildBusy(f"another rebuild of {index_dir} is running ({holder}); "
-                            "try again when it has finished") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()}")
-        handle.flush()
-        try:
-            yield
-        finally:
-            handle.truncate(0)
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-@contextmanager
 def _reading(folder: Path, what: str) -> Iterator[None]:
     """Anything a damaged file makes a reader raise (FAISS's RuntimeError, numpy's ValueError, ...) as one error."""
     try:
         yield
     except Exception as error:  # noqa: BLE001 - every library fails a truncated file its own way
         raise IndexDamaged(folder, f"{what}: {error_line(error)}") from None
-
-
-def file_records(folder: Path) -> dict[str, dict[str, Any]]:
-    """Size and sha256 of every file of a version folder but meta.json, by relative path."""
-    return {p.relative_to(folder).as_posix(): {"bytes": p.stat().st_size, "sha256": file_sha256(p)}
-            for p in sorted(folder.rglob("*")) if p.is_file() and p.name != "meta.json"}
 
 
 def file_sha256(path: Path) -> str:
@@ -256,91 +231,5 @@ def current_version(index_dir: Path) -> Path | None:
     return folder if (folder / "meta.json").is_file() else None
 
 
-def write_version(index_dir: Path, meta: dict[str, Any], chunks: list[Chunk], vectors: Any, unit_vectors: np.ndarray,
-                  docs: dict[str, dict[str, Any]]) -> Path:
-    """Write a complete new version beside the current one, then publish it in one rename.
-
-    `vectors` is a FAISS index (index.store.vectors) holding exactly the chunks' ids; `unit_vectors` has
-    one row per sentence, chunk after chunk in the order of `chunks`.
-    """
-    name = f"v{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**6:06d}"
-    staging = index_dir / f".{name}.partial"
-    try:
-        with _writing(index_dir):
-            _write_staged(staging, meta, name, chunks, vectors, unit_vectors, docs)
-            staging.rename(index_dir / name)
-            _publish(index_dir, name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)  # what a failed write left; gone after a rename anyway
-    _prune(index_dir, keep=name)
-    return index_dir / name
-
-
-def _write_staged(staging: Path, meta: dict[str, Any], name: str, chunks: list[Chunk], vectors: Any,
-                  unit_vectors: np.ndarray, docs: dict[str, dict[str, Any]]) -> None:
-    import faiss
-
-    staging.mkdir(parents=True)
-    faiss.write_index(vectors, str(staging / "vectors.faiss"))
-    np.save(staging / "units.npy", np.asarray(unit_vectors, dtype=np.float16))  # half the disk; cosines agree to 1e-3
-    (staging / "bm25").mkdir()
-    LexicalIndex.build([c.text for c in chunks], [c.chunk_id for c in chunks]).save(staging / "bm25")
-    write_chunks(staging, chunks)
-    _write_json(staging / "docs.json", docs)
-    _write_json(staging / "meta.json", {**meta, "version": name, "files": file_records(staging)})
-    _fsync_tree(staging)
-
-
-@contextmanager
-def _writing(index_dir: Path) -> Iterator[None]:
-    try:
-        yield
-    except (OSError, RuntimeError) as error:  # FAISS reports a failed write as RuntimeError
-        detail = getattr(error, "strerror", None) or error_line(error)
-        raise IndexWriteError(f"cannot write the index in {index_dir} ({detail}); "
-                              "the previous version, if any, keeps serving") from None
-
-
-def _publish(index_dir: Path, name: str) -> None:
-    tmp = index_dir / f".{POINTER}.tmp"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(name + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, index_dir / POINTER)
-    _fsync_dir(index_dir)
-
-
-def _prune(index_dir: Path, keep: str) -> None:
-    """Keep the new version and the one before it (a reader may still have it open)."""
-    versions = sorted(p for p in index_dir.iterdir() if p.is_dir() and p.name.startswith("v"))
-    for old in versions[: max(0, len(versions) - KEEP_VERSIONS)]:
-        if old.name != keep:
-            shutil.rmtree(old, ignore_errors=True)
-    for partial in index_dir.glob(".*.partial"):
-        if partial.name != f".{keep}.partial":
-            shutil.rmtree(partial, ignore_errors=True)
-
-
-def _write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
-
-
 def _read_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
-
-
-def _fsync_tree(folder: Path) -> None:
-    for path in folder.rglob("*"):
-        if path.is_file():
-            with open(path, "rb") as handle:
-                os.fsync(handle.fileno())
-    _fsync_dir(folder)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

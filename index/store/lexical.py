@@ -19,6 +19,7 @@ LEXICAL_VERSION = "snowball-en/stopwords-en-plus/1"  # change when terms() would
 # "bokaev" finds "bokayev" (0.92) and "kazakstan" "kazakhstan" (0.95), while real words stay
 # apart: "spend"/"suspend" 0.83, "bread"/"broad" 0.8, and "treat"/"treati" (treaty) is a prefix.
 SPELLING_CUTOFF = 0.85
+BM25_K1, BM25_B = 1.5, 0.75  # bm25s's defaults, written down so the PostgreSQL store scores alike
 UNKNOWN_WORD_WEIGHT = 1.0  # about the IDF of a word in a third of the passages
 # Chat-style questions shorten: "kz" for Kazakhstan. A short unknown token is read as the most
 # frequent corpus term that starts with its first letter and holds its other letters in order,
@@ -79,37 +80,19 @@ def terms(text: str) -> list[str]:
     return [_stem(w) for w in content_words(text)]
 
 
-class LexicalIndex:
-    """BM25 over chunks, addressed by chunk id, with document frequencies for term weighting."""
+def passage_terms(text: str) -> list[str]:
+    """A passage's terms as BM25 counts them; bm25s needs a token in every document."""
+    return terms(text) or ["\u2205"]
 
-    def __init__(self, bm25, chunk_ids: np.ndarray, doc_freq: dict[str, int]) -> None:
-        self._bm25 = bm25
-        self._chunk_ids = chunk_ids
+
+class TermStatistics:
+    """Document frequencies over the passages, and what they tell about a question's words."""
+
+    def __init__(self, doc_freq: dict[str, int], passages: int) -> None:
         self._doc_freq = doc_freq
-        self._vocab = bm25.vocab_dict
+        self._passages = passages
         self._by_initial: dict[str, list[str]] | None = None  # spelling candidates, built on first need
         self._frequent_by_initial: dict[str, list[str]] | None = None  # what a chat abbreviation may stand for
-
-    @classmethod
-    def build(cls, texts: Sequence[str], chunk_ids: Sequence[int]) -> LexicalIndex:
-        bm25s = _bm25s()
-        tokenized = [terms(t) or ["\u2205"] for t in texts]  # bm25s needs a token in every document
-        bm25 = bm25s.BM25()
-        bm25.index(tokenized, show_progress=False)
-        doc_freq = Counter(term for tokens in tokenized for term in set(tokens))
-        return cls(bm25, np.asarray(chunk_ids, dtype=np.int64), dict(doc_freq))
-
-    def save(self, folder: Path) -> None:
-        self._bm25.save(str(folder), show_progress=False)
-        np.save(folder / "chunk_ids.npy", self._chunk_ids)
-        (folder / "doc_freq.json").write_text(json.dumps(self._doc_freq), encoding="utf-8")
-
-    @classmethod
-    def load(cls, folder: Path) -> LexicalIndex:
-        # Memory-mapped: at a million passages the score matrix is hundreds of MB, read only where queried.
-        bm25 = _bm25s().BM25.load(str(folder), mmap=True, show_progress=False, verbosity=0)
-        doc_freq = json.loads((folder / "doc_freq.json").read_text(encoding="utf-8"))
-        return cls(bm25, np.load(folder / "chunk_ids.npy"), doc_freq)
 
     def query_weights(self, question: str, is_common_word: Callable[[str], bool]) -> dict[str, float]:
         """The question's terms with their weight as evidence.
@@ -138,7 +121,7 @@ class LexicalIndex:
     def _expanded(self, short: str) -> str | None:
         """The frequent corpus term a chat abbreviation stands for ("kz" → "kazakhstan"), if one does."""
         if self._frequent_by_initial is None:  # a few hundred terms: not the whole vocabulary on every question
-            floor = ABBREVIATED_TERM_SHARE * len(self._chunk_ids)
+            floor = ABBREVIATED_TERM_SHARE * self._passages
             self._frequent_by_initial = {}
             for term, df in self._doc_freq.items():
                 if df >= floor:
@@ -159,6 +142,47 @@ class LexicalIndex:
         matches = difflib.get_close_matches(term, candidates, n=3, cutoff=SPELLING_CUTOFF)
         return next((m for m in matches if not (m.startswith(term) or term.startswith(m))), None)
 
+    def knows(self, term: str) -> bool:
+        """Does any passage use the term?"""
+        return term in self._doc_freq
+
+    def idf(self, term: str) -> float:
+        """Inverse document frequency; a term the corpus never uses weighs most."""
+        n = self._passages
+        df = self._doc_freq.get(term, 0)
+        return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+
+class LexicalIndex(TermStatistics):
+    """BM25 over chunks (bm25s), addressed by chunk id."""
+
+    def __init__(self, bm25, chunk_ids: np.ndarray, doc_freq: dict[str, int]) -> None:
+        super().__init__(doc_freq, len(chunk_ids))
+        self._bm25 = bm25
+        self._chunk_ids = chunk_ids
+        self._vocab = bm25.vocab_dict
+
+    @classmethod
+    def build(cls, texts: Sequence[str], chunk_ids: Sequence[int]) -> LexicalIndex:
+        bm25s = _bm25s()
+        tokenized = [passage_terms(t) for t in texts]
+        bm25 = bm25s.BM25(k1=BM25_K1, b=BM25_B)
+        bm25.index(tokenized, show_progress=False)
+        doc_freq = Counter(term for tokens in tokenized for term in set(tokens))
+        return cls(bm25, np.asarray(chunk_ids, dtype=np.int64), dict(doc_freq))
+
+    def save(self, folder: Path) -> None:
+        self._bm25.save(str(folder), show_progress=False)
+        np.save(folder / "chunk_ids.npy", self._chunk_ids)
+        (folder / "doc_freq.json").write_text(json.dumps(self._doc_freq), encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path) -> LexicalIndex:
+        # Memory-mapped: at a million passages the score matrix is hundreds of MB, read only where queried.
+        bm25 = _bm25s().BM25.load(str(folder), mmap=True, show_progress=False, verbosity=0)
+        doc_freq = json.loads((folder / "doc_freq.json").read_text(encoding="utf-8"))
+        return cls(bm25, np.load(folder / "chunk_ids.npy"), doc_freq)
+
     def search(self, query_terms: Iterable[str], k: int) -> list[tuple[int, float]]:
         """(chunk id, BM25 score) of the best `k` chunks sharing a term with the query."""
         token_ids = [self._vocab[t] for t in dict.fromkeys(query_terms) if t in self._vocab]
@@ -178,13 +202,3 @@ class LexicalIndex:
             matched = matched[np.argpartition(-scores[matched], k - 1)[:k]]
         best = sorted(matched.tolist(), key=lambda row: (-scores[row], row))
         return [(int(self._chunk_ids[row]), float(scores[row])) for row in best]
-
-    def knows(self, term: str) -> bool:
-        """Does any passage use the term?"""
-        return term in self._doc_freq
-
-    def idf(self, term: str) -> float:
-        """Inverse document frequency; a term the corpus never uses weighs most."""
-        n = len(self._chunk_ids)
-        df = self._doc_freq.get(term, 0)
-        return math.log(1 + (n - df + 0.5) / (df + 0.5))

@@ -1,0 +1,235 @@
+"""The index in PostgreSQL with pgvector: one index shared by bot processes on several machines.
+
+Tables (all named citebot_*): one meta row (what the vectors mean, as meta.json says it
+for the file store, and the published version's name), documents, passages (text,
+sentence offsets, the passage vector under an HNSW index, the sentence vectors as
+float16 bytes), and BM25's postings (term, passage, term count, passage length) with
+each term's document frequency. Lexical search is BM25 computed in SQL from the
+postings, the same formula and statistics as the file store's bm25s, so both stores
+rank alike; PostgreSQL's own full-text ranking (ts_rank) has no IDF.
+
+Every question reads in one REPEATABLE READ snapshot: a rebuild that commits between
+its dense and lexical searches is not half seen. `citebot index` writes in one
+transaction (index.store.postgres_write), so readers see the old index or the new one.
+
+llama-index's PGVectorStore is not used: it writes nodes through its own SQLAlchemy
+sessions, one add or delete at a time, so a rebuild could not be published in one
+transaction together with its postings, documents and meta, nor fenced by our lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+from index.schema import Chunk, DocInfo
+from index.store.connections import Connections, connect, database_errors, readable_url
+from index.store.files import IndexMissing, check_meta
+from index.store.lexical import BM25_B, BM25_K1, TermStatistics
+
+log = logging.getLogger(__name__)
+
+
+class _Published:
+    """What one published version needs in memory: its meta, documents and term statistics."""
+
+    def __init__(self, connection: Any) -> None:
+        version, self.meta = connection.execute("SELECT version, meta FROM citebot_meta").fetchone()
+        self.version: str = version
+        self.docs = {row[0]: {"title": row[1], "date": row[2], "source": row[3], "content_hash": row[4],
+                              "passages": row[5]}
+                     for row in connection.execute("SELECT doc_id, title, date, source, content_hash, passages "
+                                                   "FROM citebot_documents ORDER BY doc_id")}
+        doc_freq = dict(connection.execute("SELECT term, df FROM citebot_terms").fetchall())
+        self.statistics = TermStatistics(doc_freq, int(self.meta["chunks"]))
+        self.average_length = float(self.meta.get("average_length") or 1.0)
+
+
+class PgStore:
+    """The published index in PostgreSQL, with the read interface of index.store.files.IndexStore."""
+
+    def __init__(self, url: str, pool: Any, published: _Published, ef_search: int) -> None:
+        self.url = url
+        self._pool = pool
+        self._published = published
+        self._ef_search = ef_search
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, url: str, expected: dict[str, Any], ef_search: int) -> PgStore:
+        """Connect, and refuse a missing index or one built with other settings, as the file store does."""
+        with connect(url) as connection, database_errors(url):
+            exists = connection.execute("SELECT to_regclass('citebot_meta') IS NOT NULL").fetchone()[0]
+            if not exists or connection.execute("SELECT count(*) FROM citebot_meta").fetchone()[0] == 0:
+                raise IndexMissing(f"no index in the {readable_url(url)}; build one with `citebot index`")
+            published = _Published(connection)
+        check_meta(published.meta, expected)
+        return cls(url, Connections(url, (f"SET hnsw.ef_search = {int(ef_search)}",)), published, ef_search)
+
+    def close(self) -> None:
+        self._pool.close()
+
+    @property
+    def version(self) -> str:
+        return self._published.version
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return {**self._published.meta, "version": self._published.version}
+
+    @property
+    def docs(self) -> dict[str, dict[str, Any]]:
+        return self._published.docs
+
+    @property
+    def lexical(self) -> TermStatistics:
+        """The term statistics of the version last seen (searching needs a snapshot)."""
+        return self._published.statistics
+
+    @property
+    def chunks(self) -> _PassageCount:
+        return _PassageCount(int(self._published.meta["chunks"]))
+
+    def published(self) -> str:
+        """Each question reads what is committed, so the store follows rebuilds by itself."""
+        return self._published.version
+
+    @contextmanager
+    def snapshot(self) -> Iterator[PgSnapshot]:
+        """A consistent view for one question: what one committed rebuild left, never half of one."""
+        with self._pool.connection() as connection:
+            connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            try:
+                version = connection.execute("SELECT version FROM citebot_meta").fetchone()
+                if version is None:
+                    raise IndexMissing(f"the index in the {readable_url(self.url)} was removed")
+                yield PgSnapshot(connection, self._current(connection, version[0]))
+            finally:
+                connection.rollback()
+
+    def _current(self, connection: Any, version: str) -> _Published:
+        published = self._published
+        if published.version == version:
+            return published
+        with self._lock:
+            if self._published.version != version:
+                self._published = _Published(connection)  # same snapshot: the statistics match what is read
+                log.info("now serving index version %s", version)
+        return self._published
+
+    def doc_info(self, doc_id: str) -> DocInfo:
+        return _doc_info(self._published.docs, doc_id)
+
+    def unit_cosines(self, query: np.ndarray, chunk: Chunk) -> tuple[float, ...]:
+        with self.snapshot() as view:
+            return view.unit_cosines(query, chunk)
+
+
+class _PassageCount:
+    """`len(store.chunks)` for front ends that report the size."""
+
+    def __init__(self, count: int) -> None:
+        self._count = count
+
+    def __len__(self) -> int:
+        return self._count
+
+
+class PgSnapshot:
+    """One question's reads, on one connection in one transaction."""
+
+    def __init__(self, connection: Any, published: _Published) -> None:
+        self._connection = connection
+        self._published = published
+        self.docs = published.docs
+        self.meta = published.meta
+        self.lexical = _SqlLexical(connection, published)
+        self.chunks = _Passages(connection)
+
+    def doc_info(self, doc_id: str) -> DocInfo:
+        return _doc_info(self.docs, doc_id)
+
+    def dense_search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """(chunk id, cosine) of the `k` nearest passages by the HNSW index (vectors are unit length)."""
+        rows = self._connection.execute(
+            "SELECT chunk_id, -(embedding <#> %(q)s) FROM citebot_passages ORDER BY embedding <#> %(q)s LIMIT %(k)s",
+            {"q": np.asarray(query, dtype=np.float32), "k": int(k)}).fetchall()
+        return [(int(chunk_id), float(score)) for chunk_id, score in rows]
+
+    def cosine(self, query: np.ndarray, chunk_id: int) -> float:
+        row = self._connection.execute("SELECT -(embedding <#> %s) FROM citebot_passages WHERE chunk_id = %s",
+                                       (np.asarray(query, dtype=np.float32), chunk_id)).fetchone()
+        return float(row[0]) if row else 0.0
+
+    def unit_cosines(self, query: np.ndarray, chunk: Chunk) -> tuple[float, ...]:
+        units = self.chunks.units(chunk.chunk_id)
+        return tuple(float(x) for x in units.astype(np.float32) @ query) if units is not None else ()
+
+
+class _Passages:
+    """Passages by chunk id, each read once per question with its sentence vectors."""
+
+    def __init__(self, connection: Any) -> None:
+        self._connection = connection
+        self._rows: dict[int, tuple[Chunk, np.ndarray]] = {}
+
+    def __getitem__(self, chunk_id: int) -> Chunk:
+        return self._row(chunk_id)[0]
+
+    def get(self, chunk_id: int) -> Chunk | None:
+        try:
+            return self[chunk_id]
+        except KeyError:
+            return None
+
+    def units(self, chunk_id: int) -> np.ndarray | None:
+        try:
+            return self._row(chunk_id)[1]
+        except KeyError:
+            return None
+
+    def _row(self, chunk_id: int) -> tuple[Chunk, np.ndarray]:
+        if chunk_id not in self._rows:
+            row = self._connection.execute(
+                "SELECT doc_id, text, start_offset, end_offset, sentences, units FROM citebot_passages "
+                "WHERE chunk_id = %s", (chunk_id,)).fetchone()
+            if row is None:
+                raise KeyError(chunk_id)
+            doc_id, text, start, end, sentences, units = row
+            chunk = Chunk(chunk_id, doc_id, text, start, end, tuple(tuple(s) for s in sentences))
+            self._rows[chunk_id] = (chunk, np.frombuffer(units, dtype=np.float16).reshape(len(sentences), -1))
+        return self._rows[chunk_id]
+
+
+class _SqlLexical:
+    """BM25 over the postings table, with the published version's term statistics."""
+
+    def __init__(self, connection: Any, published: _Published) -> None:
+        self._connection = connection
+        self._published = published
+        statistics = published.statistics
+        self.query_weights, self.knows, self.idf = statistics.query_weights, statistics.knows, statistics.idf
+
+    def search(self, query_terms: Any, k: int) -> list[tuple[int, float]]:
+        """(chunk id, BM25 score) of the best `k` passages sharing a term with the query."""
+        statistics = self._published.statistics
+        known = [t for t in dict.fromkeys(query_terms) if statistics.knows(t)]
+        if not known:
+            return []
+        rows = self._connection.execute(
+            "SELECT chunk_id, sum(q.idf * p.tf / (p.tf + %(k1)s * (1 - %(b)s + %(b)s * p.length / %(avg)s))) AS score "
+            "FROM citebot_postings p JOIN unnest(%(terms)s::text[], %(idfs)s::float8[]) AS q(term, idf) "
+            "ON p.term = q.term GROUP BY chunk_id ORDER BY score DESC, chunk_id LIMIT %(k)s",
+            {"k1": BM25_K1, "b": BM25_B, "avg": self._published.average_length, "terms": known,
+             "idfs": [statistics.idf(t) for t in known], "k": int(k)}).fetchall()
+        return [(int(chunk_id), float(score)) for chunk_id, score in rows]
+
+
+def _doc_info(docs: dict[str, dict[str, Any]], doc_id: str) -> DocInfo:
+    doc = docs[doc_id]
+    return DocInfo(doc_id=doc_id, title=doc["title"], date=doc.get("date"), source=doc.get("source"))

@@ -1,0 +1,210 @@
+"""`citebot index` into PostgreSQL: each rebuild published in one transaction, one rebuild at a time.
+
+A session advisory lock fences the rebuild, from its reading of the manifest to its
+commit, so two machines rebuilding at once do not both add the same documents: the
+second is refused with BuildBusy. Everything a rebuild changes (passages, postings,
+term statistics, documents, meta) is written in one transaction: a rebuild killed at
+any moment leaves nothing, and readers switch from the old index to the new at commit.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from index.schema import Chunk
+from index.store.files import BuildBusy, IndexWriteError, meta_mismatch
+from index.store.lexical import passage_terms
+from index.store.connections import connect, database_errors, readable_url, reason, register_vector
+
+LOCK_KEY = 0x63697465626F74  # "citebot" in ASCII: one key for every citebot rebuild of a database
+HNSW = {"m": 16, "ef_construction": 64}  # pgvector's defaults; recall is set at query time by ef_search
+TABLES = ("citebot_meta", "citebot_documents", "citebot_passages", "citebot_postings", "citebot_terms")
+
+
+def schema(dim: int) -> list[str]:
+    return [
+        "CREATE EXTENSION IF NOT EXISTS vector",
+        "CREATE TABLE citebot_meta (id int PRIMARY KEY CHECK (id = 1), version text NOT NULL, meta jsonb NOT NULL)",
+        "CREATE TABLE citebot_documents (doc_id text PRIMARY KEY, title text NOT NULL, date text, source text, "
+        "content_hash text NOT NULL, passages int NOT NULL)",
+        f"CREATE TABLE citebot_passages (chunk_id bigint PRIMARY KEY, doc_id text NOT NULL, text text NOT NULL, "
+        f"start_offset int NOT NULL, end_offset int NOT NULL, sentences jsonb NOT NULL, units bytea NOT NULL, "
+        f"length int NOT NULL, embedding vector({int(dim)}) NOT NULL)",
+        "CREATE INDEX citebot_passages_doc ON citebot_passages (doc_id)",
+        "CREATE TABLE citebot_postings (term text NOT NULL, chunk_id bigint NOT NULL, tf int NOT NULL, "
+        "length int NOT NULL, PRIMARY KEY (term, chunk_id))",
+        "CREATE INDEX citebot_postings_chunk ON citebot_postings (chunk_id)",
+        "CREATE TABLE citebot_terms (term text PRIMARY KEY, df int NOT NULL)",
+    ]
+
+
+HNSW_INDEX = ("CREATE INDEX citebot_passages_hnsw ON citebot_passages USING hnsw (embedding vector_ip_ops) "
+              f"WITH (m = {HNSW['m']}, ef_construction = {HNSW['ef_construction']})")
+
+
+@dataclass
+class PgVersion:
+    """What an incremental rebuild starts from: the published meta and the documents' content hashes."""
+
+    meta: dict[str, Any]
+    docs: dict[str, dict[str, Any]]
+
+
+class PgTarget:
+    """Where `citebot index` writes when CITEBOT_DATABASE_URL is set."""
+
+    def __init__(self, url: str, ef_search: int) -> None:
+        self.url = url
+        self.ef_search = ef_search
+        self._connection: Any = None
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the database's rebuild lock for the whole rebuild, or refuse at once if another holds it."""
+        connection = connect(self.url, application="citebot index")
+        try:
+            with database_errors(self.url):
+                if not connection.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()[0]:
+                    raise BuildBusy(f"another rebuild of the index in the {readable_url(self.url)} is running; "
+                                    "try again when it has finished")
+            self._connection = connection
+            yield
+        finally:
+            self._connection = None
+            connection.close()  # ends the session, which releases the lock
+
+    def previous(self, expected: dict[str, Any]) -> tuple[PgVersion | None, str | None]:
+        """The published index to build on, or why everything must be embedded again."""
+        with database_errors(self.url):
+            connection = self._connection
+            if not connection.execute("SELECT to_regclass('citebot_meta') IS NOT NULL").fetchone()[0]:
+                return None, None
+            row = connection.execute("SELECT meta FROM citebot_meta").fetchone()
+            if row is None:
+                return None, None
+            docs = {doc_id: {"title": title, "content_hash": content_hash, "chunk_ids": []}
+                    for doc_id, title, content_hash in
+                    connection.execute("SELECT doc_id, title, content_hash FROM citebot_documents")}
+        mismatch = meta_mismatch(row[0], expected)
+        if mismatch is None:
+            return PgVersion(row[0], docs), None
+        key, built, wanted = mismatch
+        return None, f"the {'index format' if key == 'format' else key} changed ({built} → {wanted})"
+
+    def wants_conversion(self, previous: PgVersion) -> bool:
+        return False  # the HNSW index serves every size
+
+    def publish(self, previous: PgVersion | None, meta: dict[str, Any], docs: dict[str, dict[str, Any]],
+                fresh: set[str], dropping: set[str], chunks: list[Chunk], vectors: np.ndarray,
+                units: np.ndarray) -> dict[str, Any]:
+        """Write the change in one transaction: `fresh` documents (read in this build) added with their `chunks`,
+        `dropping` ones removed. The published meta comes back, with the passage count and the vector index."""
+        name = f"v{time.strftime('%Y%m%d-%H%M%S')}-{time.monotonic_ns() % 10**6:06d}"
+        connection = self._connection
+        with _write_errors(self.url), connection.transaction():
+            connection.execute("SET LOCAL maintenance_work_mem = '512MB'")  # HNSW builds in memory when it fits
+            if previous is None:
+                for table in TABLES:
+                    connection.execute(f"DROP TABLE IF EXISTS {table}")
+                for statement in schema(int(meta["dim"])):
+                    connection.execute(statement)
+                register_vector(connection)  # the extension may have been created just now
+            touched = _drop_documents(connection, sorted(dropping))
+            _insert_documents(connection, docs, fresh, chunks)
+            touched |= _insert_passages(connection, chunks, vectors, units)
+            _count_terms(connection, None if previous is None else touched)
+            if previous is None:
+                connection.execute(HNSW_INDEX)  # built once over all rows: faster than row by row
+            count, average = connection.execute("SELECT count(*), coalesce(avg(length), 1) FROM citebot_passages"
+                                                ).fetchone()
+            info = {"kind": "hnsw", "count": int(count), **HNSW, "ef_search": self.ef_search}
+            published = {**meta, "chunks": int(count), "average_length": float(average), "vector_index": info}
+            connection.execute("INSERT INTO citebot_meta (id, version, meta) VALUES (1, %s, %s) ON CONFLICT (id) "
+                               "DO UPDATE SET version = excluded.version, meta = excluded.meta",
+                               (name, _jsonb(published)))
+        return {**published, "version": name}
+
+
+@contextmanager
+def _write_errors(url: str) -> Iterator[None]:
+    """Whatever stops the transaction (a full disk, a lost connection) rolls it all back; say so."""
+    import psycopg
+
+    try:
+        yield
+    except psycopg.Error as error:
+        raise IndexWriteError(f"cannot write the index in the {readable_url(url)} ({reason(error)}); "
+                              "the previous index keeps serving") from None
+
+
+def _drop_documents(connection: Any, doc_ids: list[str]) -> set[str]:
+    """Remove the documents' passages and postings; the terms whose counts changed."""
+    if not doc_ids:
+        return set()
+    touched = connection.execute(
+        "DELETE FROM citebot_postings WHERE chunk_id IN (SELECT chunk_id FROM citebot_passages WHERE doc_id = ANY(%s)) "
+        "RETURNING term", (doc_ids,)).fetchall()
+    connection.execute("DELETE FROM citebot_passages WHERE doc_id = ANY(%s)", (doc_ids,))
+    connection.execute("DELETE FROM citebot_documents WHERE doc_id = ANY(%s)", (doc_ids,))
+    return {term for (term,) in touched}
+
+
+def _insert_documents(connection: Any, docs: dict[str, dict[str, Any]], fresh: set[str], chunks: list[Chunk]) -> None:
+    counts = Counter(chunk.doc_id for chunk in chunks)
+    with connection.cursor().copy("COPY citebot_documents (doc_id, title, date, source, content_hash, passages) "
+                                  "FROM STDIN") as copy:
+        for doc_id in sorted(fresh):
+            doc = docs[doc_id]
+            copy.write_row((doc_id, doc["title"], doc.get("date"), doc.get("source"), doc["content_hash"],
+                            counts.get(doc_id, 0)))
+
+
+def _insert_passages(connection: Any, chunks: list[Chunk], vectors: np.ndarray, units: np.ndarray) -> set[str]:
+    """Passages with their vectors, and their BM25 postings; the terms they use."""
+    from psycopg.types.json import Jsonb
+
+    touched: set[str] = set()
+    row = 0
+    with connection.cursor() as cursor:
+        with cursor.copy("COPY citebot_passages (chunk_id, doc_id, text, start_offset, end_offset, sentences, units, "
+                         "length, embedding) FROM STDIN WITH (FORMAT BINARY)") as copy:
+            copy.set_types(["int8", "text", "text", "int4", "int4", "jsonb", "bytea", "int4", "vector"])
+            postings = []
+            for chunk, vector in zip(chunks, vectors):
+                count = len(chunk.sentences)
+                sentence_vectors = np.asarray(units[row : row + count], dtype=np.float16)
+                row += count
+                tokens = passage_terms(chunk.text)
+                copy.write_row((chunk.chunk_id, chunk.doc_id, chunk.text, chunk.start, chunk.end,
+                                Jsonb([list(s) for s in chunk.sentences]), sentence_vectors.tobytes(), len(tokens),
+                                np.asarray(vector, dtype=np.float32)))
+                postings += [(term, chunk.chunk_id, tf, len(tokens)) for term, tf in Counter(tokens).items()]
+                touched.update(tokens)
+        with cursor.copy("COPY citebot_postings (term, chunk_id, tf, length) FROM STDIN") as copy:
+            for posting in postings:
+                copy.write_row(posting)
+    return touched
+
+
+def _count_terms(connection: Any, terms: set[str] | None) -> None:
+    """Document frequencies of the terms given (None: of every term), from the postings."""
+    if terms is None:
+        connection.execute("INSERT INTO citebot_terms SELECT term, count(*) FROM citebot_postings GROUP BY term")
+        return
+    listed = sorted(terms)
+    connection.execute("DELETE FROM citebot_terms WHERE term = ANY(%s)", (listed,))
+    connection.execute("INSERT INTO citebot_terms SELECT term, count(*) FROM citebot_postings WHERE term = ANY(%s) "
+                       "GROUP BY term", (listed,))
+
+
+def _jsonb(value: Any) -> Any:
+    from psycopg.types.json import Jsonb
+
+    return Jsonb(value)
