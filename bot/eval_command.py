@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from index.settings import Settings
 
@@ -30,15 +31,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="print 👎-voted answers of the bot's feedback log as items to complete")
 
 
+def _feedback(log: str, settings: Settings) -> list[dict[str, Any]]:
+    """The votes of the log file named, or else of the bot's: in its database when one is set, or its log file."""
+    from index.evaluate.run import feedback_log_entries
+
+    url = settings.database_url.get_secret_value()
+    if not log and url:
+        from bot.shared_state import SharedFeedback, SharedState
+
+        return SharedFeedback(SharedState(url).open()).entries()
+    log_path = Path(log) if log else settings.feedback_log
+    if not log_path.is_file():
+        raise EvalError(f"feedback log {log_path} does not exist")
+    return feedback_log_entries(log_path)
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from index.evaluate.report import below_thresholds, compare, markdown, parse_thresholds, table
     from index.evaluate.run import feedback_candidates, load_items
 
     if args.from_feedback is not None:
-        log_path = Path(args.from_feedback) if args.from_feedback else settings.feedback_log
-        if not log_path.is_file():
-            raise EvalError(f"feedback log {log_path} does not exist")
-        for candidate in feedback_candidates(log_path):
+        for candidate in feedback_candidates(_feedback(args.from_feedback, settings)):
             print(json.dumps(candidate, ensure_ascii=False))
         return 0
     if args.file is None or not args.file.is_file():

@@ -14,7 +14,7 @@ from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.admin import ONLY_TEXT
 from bot.render import fallback_note, source_number
-from bot.state import AnswerCache, RateLimiter
+from bot.state import AnswerCache, ChatMemory, RateLimiter
 from bot.telegram_render import answer_messages, passage_messages
 from index.pipeline import MAX_QUESTION_CHARS, Pipeline, is_follow_up
 from index.schema import Answer, Citation
@@ -49,6 +49,10 @@ def _answers(context: ContextTypes.DEFAULT_TYPE) -> AnswerCache:
     return context.bot_data["answers"]
 
 
+def _memory(context: ContextTypes.DEFAULT_TYPE) -> ChatMemory:
+    return context.bot_data["memory"]
+
+
 async def gatekeeper(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Stop updates from chats outside the allow-list, after one refusal line; then charge the sender's budget."""
     allowed = _settings(context).allowed_chats
@@ -76,9 +80,9 @@ async def _charge(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     limiter: RateLimiter = context.bot_data["limiter"]
     sender = update.effective_user.id if update.effective_user else -(update.effective_chat.id if
                                                                         update.effective_chat else 0)
-    if limiter.allow(sender):
+    if await asyncio.to_thread(limiter.allow, sender):  # off the loop: with several replicas, a database call
         return
-    if limiter.first_refusal(sender):
+    if await asyncio.to_thread(limiter.first_refusal, sender):
         if update.callback_query:
             await update.callback_query.answer(TOO_FAST)
         elif update.effective_message:
@@ -139,21 +143,11 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, te
     if not re.search(r"[^\W_]", question):
         await message.reply_text(NO_WORDS)
         return
-    previous = _recent_question(context) if is_follow_up(question) else None
-    pipeline: Pipeline = context.bot_data["pipeline"]
     typing = asyncio.create_task(_show_typing(context, message.chat_id))
     try:
-        answer = await asyncio.to_thread(pipeline.ask, question, previous)
-    except StoreUnavailable as error:  # the database is down or restarting: the next question tries again
-        log.warning("could not answer: %s", error)
-        await message.reply_text(INDEX_DOWN)
-        return
+        answer, answer_id = await asyncio.to_thread(_answer_and_remember, context, question, message.chat_id)
     finally:
         typing.cancel()
-    answer_id = _answers(context).put(answer, message.chat_id)
-    context.chat_data["last_answer"] = answer_id
-    asked = f"{previous} {question}" if previous else question
-    context.chat_data["last_question"] = (asked[-FOLLOW_UP_CONTEXT_CHARS:], time.monotonic())
     note = " ".join(n for n in (note, fallback_note(answer)) if n) or None
     await _reply_html(message, answer_messages(answer, note=note), answer_keyboard(answer_id, answer))
 
@@ -166,11 +160,16 @@ async def _show_typing(context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> None
         await asyncio.sleep(TYPING_REFRESH)
 
 
-def _recent_question(context: ContextTypes.DEFAULT_TYPE) -> str | None:
-    last = context.chat_data.get("last_question")
-    if last is None or time.monotonic() - last[1] > _settings(context).follow_up_minutes * 60:
-        return None
-    return last[0]
+def _answer_and_remember(context: ContextTypes.DEFAULT_TYPE, question: str, chat_id: int) -> tuple[Answer, str]:
+    """The answer, with the chat's previous question if this one follows it up; kept for buttons and follow-ups."""
+    memory = _memory(context)
+    window = _settings(context).follow_up_minutes * 60
+    previous = memory.last_question(chat_id, window) if is_follow_up(question) else None
+    answer = context.bot_data["pipeline"].ask(question, previous)
+    answer_id = _answers(context).put(answer, chat_id)
+    asked = f"{previous} {question}" if previous else question
+    memory.remember(chat_id, asked[-FOLLOW_UP_CONTEXT_CHARS:], answer_id)
+    return answer, answer_id
 
 
 async def _reply_html(message: Message, parts: list[str], keyboard: InlineKeyboardMarkup | None = None) -> None:
@@ -198,7 +197,7 @@ async def on_source_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     """Show the full passage behind a source button."""
     query = update.callback_query
     answer_id, n = SOURCE_BUTTON.match(query.data).groups()
-    citation = _citation(_answers(context).get(answer_id, _chat_of(query)), int(n))
+    citation = _citation(await asyncio.to_thread(_answers(context).get, answer_id, _chat_of(query)), int(n))
     if citation is None or query.message is None:
         await query.answer(TOO_OLD)
         return
@@ -210,17 +209,29 @@ async def on_vote_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     """Record a 👍/👎 vote on an answer in the feedback log."""
     query = update.callback_query
     answer_id, vote = VOTE_BUTTON.match(query.data).groups()
-    answer = _answers(context).get(answer_id, _chat_of(query))
+    answer, replaces = await asyncio.to_thread(_count_vote, context, answer_id, _chat_of(query), query.from_user.id,
+                                               vote)
     if answer is None or query.message is None:
         await query.answer("That answer is too old to rate.")
         return
-    replaces = _answers(context).vote(answer_id, query.from_user.id, vote)
     if replaces is None:
         await query.answer("Your vote is already counted.")
         return
-    context.bot_data["feedback"].record(answer, vote, replaces)
     await query.answer("Thanks for the feedback!")
     await query.edit_message_reply_markup(answer_keyboard(answer_id, answer, voted=True))
+
+
+def _count_vote(context: ContextTypes.DEFAULT_TYPE, answer_id: str, chat_id: int | None, user_id: int,
+                vote: str) -> tuple[Answer | None, str | None]:
+    """The answer voted on, and the vote this one replaces (None: the same vote was already counted)."""
+    answers = _answers(context)
+    answer = answers.get(answer_id, chat_id)
+    if answer is None or chat_id is None:
+        return answer, None
+    replaces = answers.vote(answer_id, user_id, vote)
+    if replaces is not None:
+        context.bot_data["feedback"].record(answer, vote, replaces)
+    return answer, replaces
 
 
 def _chat_of(query) -> int | None:
@@ -235,7 +246,7 @@ async def on_stale_button(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
 
 async def source_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/source N: the full passage of source N of the last answer in this chat."""
-    answer = _answers(context).get(context.chat_data.get("last_answer", ""), update.effective_chat.id)
+    answer = await asyncio.to_thread(_last_answer, context, update.effective_chat.id)
     if answer is None:
         await update.effective_message.reply_text(ASK_FIRST)
         return
@@ -247,6 +258,10 @@ async def source_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
             f"Give a source number from 1 to {len(answer.citations)}, for example /source 1.")
         return
     await _reply_html(update.effective_message, passage_messages(citation))
+
+
+def _last_answer(context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> Answer | None:
+    return _answers(context).get(_memory(context).last_answer(chat_id) or "", chat_id)
 
 
 async def start_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -276,10 +291,14 @@ async def on_other_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Log the failure with its traceback and apologise briefly; the bot keeps serving."""
-    log.error("handling update %s failed", getattr(update, "update_id", "?"), exc_info=context.error)
+    """Log the failure with its traceback and apologise briefly (the index database being down: say so)."""
+    down = isinstance(context.error, StoreUnavailable)  # the database restarts: no bug, and it passes by itself
+    if down:
+        log.warning("handling update %s: %s", getattr(update, "update_id", "?"), context.error)
+    else:
+        log.error("handling update %s failed", getattr(update, "update_id", "?"), exc_info=context.error)
     if isinstance(update, Update) and update.effective_message is not None:
         try:
-            await update.effective_message.reply_text(APOLOGY)
+            await update.effective_message.reply_text(INDEX_DOWN if down else APOLOGY)
         except TelegramError:
             log.warning("could not send the apology", exc_info=True)

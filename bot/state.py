@@ -1,4 +1,7 @@
-"""What the bot remembers between updates: recent answers, per-user rate, votes."""
+"""What the bot remembers between updates: recent answers, per-user rate, votes, each chat's last question.
+
+In this process's memory; bot.shared_state keeps the same in PostgreSQL for several replicas.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from index.schema import Answer
 
@@ -81,18 +85,45 @@ class FeedbackLog:
 
     def record(self, answer: Answer, vote: str, replaces: str = "") -> None:
         """Append a vote; `replaces` names the same voter's earlier vote on this answer, which it supersedes."""
-        entry = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "vote": vote,
-            **({"replaces": replaces} if replaces else {}),
-            "question": answer.question,
-            "answer": answer.answer,
-            "found": answer.found,
-            "citations": [{"n": c.n, "doc_id": c.doc_id, "title": c.title, "quote": c.quote} for c in answer.citations],
-        }
+        entry = feedback_entry(answer, vote, replaces)
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # It holds users' questions: readable by the bot's owner alone.
             descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             with open(descriptor, "a", encoding="utf-8") as handle:
                 handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
+
+
+def feedback_entry(answer: Answer, vote: str, replaces: str = "") -> dict[str, Any]:
+    """What a vote records: question, answer, citations, vote, time; no user names."""
+    return {
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "vote": vote,
+        **({"replaces": replaces} if replaces else {}),
+        "question": answer.question,
+        "answer": answer.answer,
+        "found": answer.found,
+        "citations": [{"n": c.n, "doc_id": c.doc_id, "title": c.title, "quote": c.quote} for c in answer.citations],
+    }
+
+
+class ChatMemory:
+    """Each chat's last question (a follow-up's subject) and last answer (what /source N shows)."""
+
+    def __init__(self, capacity: int = 10_000, clock: Callable[[], float] = time.monotonic) -> None:
+        self._chats: OrderedDict[int, tuple[str, float, str]] = OrderedDict()
+        self._capacity = capacity
+        self._clock = clock
+
+    def remember(self, chat_id: int, question: str, answer_id: str) -> None:
+        self._chats[chat_id] = (question, self._clock(), answer_id)
+        self._chats.move_to_end(chat_id)
+        while len(self._chats) > self._capacity:
+            self._chats.popitem(last=False)
+
+    def last_question(self, chat_id: int, within_seconds: float) -> str | None:
+        question, asked_at, _ = self._chats.get(chat_id, ("", float("-inf"), ""))
+        return question if self._clock() - asked_at <= within_seconds else None
+
+    def last_answer(self, chat_id: int) -> str | None:
+        return self._chats.get(chat_id, ("", 0.0, None))[2]

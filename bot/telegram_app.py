@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from typing import Any
 
 from telegram import BotCommand, LinkPreviewOptions, Update
 from telegram.ext import (AIORateLimiter, Application, ApplicationBuilder, CallbackQueryHandler, CommandHandler,
                           Defaults, MessageHandler, TypeHandler, filters)
 
 from bot import admin, handlers
-from bot.state import AnswerCache, FeedbackLog, RateLimiter
+from bot.state import AnswerCache, ChatMemory, FeedbackLog, RateLimiter
 from index.pipeline import Pipeline
 from index.settings import Settings
 
@@ -50,12 +51,24 @@ def build_application(settings: Settings, pipeline: Pipeline | None = None) -> A
     application.bot_data.update(
         settings=settings,
         pipeline=pipeline,
-        answers=AnswerCache(),
-        limiter=RateLimiter(settings.rate_limit_per_minute),
-        feedback=FeedbackLog(settings.feedback_log),
+        **bot_memory(settings),
     )
     _add_handlers(application)
     return application
+
+
+def bot_memory(settings: Settings) -> dict[str, Any]:
+    """Answers, rate budgets, votes and each chat's last question: in this process, or in the index database
+    when one is set, so that replicas behind one webhook URL behave as one bot."""
+    url = settings.database_url.get_secret_value()
+    if not url:
+        return {"answers": AnswerCache(), "limiter": RateLimiter(settings.rate_limit_per_minute),
+                "feedback": FeedbackLog(settings.feedback_log), "memory": ChatMemory()}
+    from bot.shared_state import SharedAnswers, SharedChatMemory, SharedFeedback, SharedRateLimiter, SharedState
+
+    state = SharedState(url).open()
+    return {"answers": SharedAnswers(state), "limiter": SharedRateLimiter(state, settings.rate_limit_per_minute),
+            "feedback": SharedFeedback(state), "memory": SharedChatMemory(state)}
 
 
 def _add_handlers(application: Application) -> None:
@@ -125,6 +138,9 @@ def run_bot(settings: Settings) -> None:
         secret = settings.webhook_secret.get_secret_value() or secrets.token_urlsafe(32)
         if not settings.webhook_secret.get_secret_value():
             logging.getLogger(__name__).info("no CITEBOT_WEBHOOK_SECRET set: using one generated for this run")
+            if settings.database_url.get_secret_value():  # replicas: the last to start would shut out the others
+                logging.getLogger(__name__).warning("several replicas behind one webhook URL need the same "
+                                                    "CITEBOT_WEBHOOK_SECRET; without it only the last started is reached")
         application.run_webhook(
             listen=settings.webhook_listen,
             port=settings.webhook_port,

@@ -95,6 +95,15 @@ class Answer:
             "sentences": [asdict(s) for s in self.sentences],
         }
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Answer:
+        """The answer `to_json` wrote (kept by the bot's shared memory, so another replica can show its sources)."""
+        return cls(question=data["question"], answer=data["answer"], found=data["found"],
+                   confidence=data["confidence"], mode=data["mode"],
+                   citations=tuple(Citation(**c) for c in data["citations"]),
+                   sentences=tuple(CheckedSentence(**{**s, "cites": tuple(s["cites"]), "missing": tuple(s["missing"])})
+                                   for s in data["sentences"]))
+
 
 @dataclass(frozen=True)
 class CheckedSentence:

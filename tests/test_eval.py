@@ -7,7 +7,7 @@ import json
 import pytest
 
 from bot.cli import main
-from index.evaluate.run import EvalItem, feedback_candidates, load_items, score_item, summarise
+from index.evaluate.run import EvalItem, feedback_candidates, feedback_log_entries, load_items, score_item, summarise
 from index.schema import Answer, Citation
 
 MOTION = "2019-03-ep-motion-for-resolution-b8-0205-2019.txt"
@@ -150,7 +150,7 @@ def test_from_feedback_turns_down_votes_into_items(tmp_path, capsys):
                {"vote": "up", "question": "Fine?", "answer": "Yes [1]", "citations": []},
                {"vote": "down", "question": "Who is X?", "answer": "Y [1]", "citations": []}]
     log.write_text("\n".join(json.dumps(e) for e in entries) + "\n{broken\n")
-    assert [c["question"] for c in feedback_candidates(log)] == ["Who is X?"]
+    assert [c["question"] for c in feedback_candidates(feedback_log_entries(log))] == ["Who is X?"]
     assert main(["eval", "--from-feedback", str(log)]) == 0
     candidate = json.loads(capsys.readouterr().out)
     assert candidate["got"] == "Y [1]" and candidate["got_cited"] == ["a.txt"] and candidate["must_contain"] == []

@@ -278,15 +278,22 @@ def embedding_similarity(encode: Callable[[list[str]], np.ndarray]) -> Similarit
     return similarity
 
 
-def feedback_candidates(log_path: Path) -> list[dict[str, Any]]:
-    """👎-voted answers from the bot's feedback log, as eval items for the owner to complete."""
-    candidates, seen = [], set()
+def feedback_log_entries(log_path: Path) -> list[dict[str, Any]]:
+    """The votes of the bot's feedback log file; a line cut short by a crash is skipped."""
+    entries = []
     for line in log_path.read_text(encoding="utf-8").splitlines():
         try:
-            entry = json.loads(line)
+            entries.append(json.loads(line))
         except json.JSONDecodeError:
             continue
-        if entry.get("vote") != "down" or entry.get("question") in seen:
+    return entries
+
+
+def feedback_candidates(entries: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """👎-voted answers from the bot's feedback, as eval items for the owner to complete."""
+    candidates, seen = [], set()
+    for entry in entries:
+        if not isinstance(entry, dict) or entry.get("vote") != "down" or entry.get("question") in seen:
             continue
         seen.add(entry["question"])
         candidates.append({"id": f"feedback-{len(candidates) + 1}", "question": entry["question"],
