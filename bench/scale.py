@@ -23,7 +23,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.synthetic import pool_sentences, pool_vectors, synthetic_index, write_synthetic_index  # noqa: E402
+from bench.synthetic import embedded_pool, synthetic_index, write_synthetic_index  # noqa: E402
 from index.evaluate.run import percentile  # noqa: E402
 from index.embed.embedder import BUNDLED_MODEL_ID, Embedder  # noqa: E402
 from index.embed.onnx_encoder import ensure_onnx_encoder  # noqa: E402
@@ -151,10 +151,7 @@ def main() -> None:
         print(json.dumps(serve(args.serve, args.rounds)))
         return
     embedder = Embedder()
-    sentences = pool_sentences(POOL)
-    sentence_vectors = pool_vectors(embedder, sentences)
-    questions = embedder.encode_passages(
-        [json.loads(line)["question"] for line in (ROOT / "eval/qa.jsonl").read_text().splitlines() if line])
+    sentences, sentence_vectors, questions = embedded_pool(embedder, POOL)
     real = real_embeddings_recall(sentence_vectors, questions, Settings().approximate_recall)
     print(f"IVF over {len(sentence_vectors)} real sentence embeddings: {real['nlist']} lists, nprobe {real['nprobe']}; "
           f"recall@10 {real['recall_at_10']:.3f} on the build's check, {real['question_recall_at_10']:.3f} "

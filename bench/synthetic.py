@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import json
 import sysconfig
 import tempfile
 from dataclasses import dataclass
@@ -72,6 +73,16 @@ def pool_vectors(embedder, sentences: list[str]) -> np.ndarray:
     vectors = embedder.encode_passages(sentences, show_progress=True)
     np.save(path, vectors)
     return vectors
+
+
+def eval_questions() -> list[str]:
+    return [json.loads(line)["question"] for line in (ROOT / "eval/qa.jsonl").read_text().splitlines() if line]
+
+
+def embedded_pool(embedder, size: int) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The pool's sentences, their vectors, and the eval questions' vectors: what the size benchmarks start from."""
+    sentences = pool_sentences(size)
+    return sentences, pool_vectors(embedder, sentences), embedder.encode_passages(eval_questions())
 
 
 @dataclass

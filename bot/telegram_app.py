@@ -139,8 +139,9 @@ def run_bot(settings: Settings) -> None:
         if not settings.webhook_secret.get_secret_value():
             logging.getLogger(__name__).info("no CITEBOT_WEBHOOK_SECRET set: using one generated for this run")
             if settings.database_url.get_secret_value():  # replicas: the last to start would shut out the others
-                logging.getLogger(__name__).warning("several replicas behind one webhook URL need the same "
-                                                    "CITEBOT_WEBHOOK_SECRET; without it only the last started is reached")
+                logging.getLogger(__name__).warning(
+                    "several replicas behind one webhook URL need the same CITEBOT_WEBHOOK_SECRET; "
+                    "without it only the last one started is reached")
         application.run_webhook(
             listen=settings.webhook_listen,
             port=settings.webhook_port,

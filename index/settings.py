@@ -92,9 +92,14 @@ class Settings(BaseSettings):
         SecretStr(""), description="PostgreSQL with pgvector (postgresql://user:password@host/db) that holds the index "
         "instead of index_dir, so bot processes on several machines serve one index: `citebot index` writes it in "
         "one transaction, every question reads one snapshot. Needs the postgres extra. Empty: the index folder.")
+    database_read_url: SecretStr = Field(
+        SecretStr(""), description="A read replica of database_url that questions are searched on, to spread the "
+        "search load; the bot's memory (votes, rate budgets) and `citebot index` write to database_url. Empty: "
+        "database_url serves both.")
     hnsw_ef_search: int = Field(
-        100, ge=1, le=1000, description="Candidates pgvector's HNSW index visits per question (hnsw.ef_search): "
-        "recall@10 against exact search 0.99 at 100 on 100,000 passages here (BENCHMARKS.md); more is slower.")
+        400, ge=1, le=1000, description="Candidates pgvector's HNSW index keeps per question (hnsw.ef_search): at "
+        "100,000 passages recall@10 against exact search is 0.85 at 100, 0.975 at 400, 0.996 at 1000, for 1.7, "
+        "3.1 and 12 ms a search (BENCHMARKS.md). Raised to `candidates` when lower.")
     prompts_dir: Path = Field(
         Path(__file__).resolve().parent.parent / "prompts", description="Folder of answer and not-found templates."
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -57,6 +58,27 @@ def corpus(tmp_path, corpus_dir):
     for name in ("2019-03-ep-motion-for-resolution-b8-0205-2019.txt", "2018-02-21-ep-answer-e-007094-2017-dzhakishev-tokmadi.txt"):
         shutil.copy(corpus_dir / name, folder / name)
     return folder
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory):
+    """A private PostgreSQL 16 with pgvector (pgserver), for the session."""
+    import pgserver
+
+    running = pgserver.get_server(tmp_path_factory.mktemp("pgdata"), cleanup_mode="stop")
+    yield running
+    running.cleanup()
+
+
+@pytest.fixture
+def database_url(pg_server) -> str:
+    """A fresh, empty database on the session's PostgreSQL; its URL."""
+    import psycopg
+
+    name = f"t_{os.getpid()}_{time.monotonic_ns()}"
+    with psycopg.connect(pg_server.get_uri(), autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    return pg_server.get_uri().replace("/postgres?", f"/{name}?")
 
 
 @pytest.fixture(scope="session")

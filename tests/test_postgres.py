@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -29,24 +28,9 @@ from test_rebuild import ANSWER, MOTION, ONLY_IN_PRESS, PRESS, no_model
 ONLY_IN_ANSWER = "Which EU official answered the parliamentary question on Dzhakishev and Tokmadi?"  # Mogherini
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    running = pgserver.get_server(tmp_path_factory.mktemp("pgdata"), cleanup_mode="stop")
-    yield running
-    running.cleanup()
-
-
-def new_database(server) -> str:
-    """A fresh, empty database on the server; its URL."""
-    name = "t_" + hashlib.sha256(f"{time.monotonic_ns()}".encode()).hexdigest()[:12]
-    with psycopg.connect(server.get_uri(), autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    return server.get_uri().replace("/postgres?", f"/{name}?")
-
-
 @pytest.fixture
-def settings(server, corpus, tmp_path):
-    return Settings(corpus_dir=corpus, index_dir=tmp_path / "unused-index", database_url=new_database(server))
+def settings(database_url, corpus, tmp_path):
+    return Settings(corpus_dir=corpus, index_dir=tmp_path / "unused-index", database_url=database_url)
 
 
 def rows(settings: Settings, query: str, *args) -> list[tuple]:
@@ -68,8 +52,8 @@ def assert_consistent(settings: Settings) -> None:
     assert rows(settings, "SELECT count(*) FROM citebot_passages") == [(meta["chunks"],)]
 
 
-def test_the_database_answers_exactly_as_the_index_folder_does(server, pipeline, embedder, corpus_dir, tmp_path):
-    settings = Settings(corpus_dir=corpus_dir, index_dir=tmp_path / "unused", database_url=new_database(server))
+def test_the_database_answers_exactly_as_the_index_folder_does(database_url, pipeline, embedder, corpus_dir, tmp_path):
+    settings = Settings(corpus_dir=corpus_dir, index_dir=tmp_path / "unused", database_url=database_url)
     report = update_index(settings, lambda: embedder)
     assert report.documents == len(pipeline.store.docs) and report.chunks == pipeline.store.meta["chunks"]
     assert report.vector_index["kind"] == "hnsw"
@@ -191,6 +175,15 @@ def test_a_second_rebuild_is_refused_while_another_machine_rebuilds(settings, em
     assert update_index(settings, no_model).up_to_date
 
 
+def test_questions_are_searched_on_the_read_replica_when_one_is_set(settings, embedder):
+    update_index(settings, lambda: embedder)
+    replica = settings.database_url.get_secret_value()  # pgserver makes no replica: the same database stands in
+    searched_there = Settings(corpus_dir=settings.corpus_dir, index_dir=settings.index_dir,
+                              database_url="postgresql://owner:secret@127.0.0.1:9/primary-out-of-reach",
+                              database_read_url=replica)
+    assert Pipeline.open(searched_there, embedder).ask(ONLY_IN_ANSWER).found
+
+
 def test_an_empty_database_says_to_build_the_index(settings, embedder):
     with pytest.raises(IndexMissing, match="citebot index"):
         Pipeline.open(settings, embedder)
@@ -218,6 +211,8 @@ def test_the_bot_apologises_while_the_database_is_down_and_recovers_by_itself(em
                 return fake.wait_for("sendMessage", chat)[0]["text"]
 
             assert "Mogherini" in ask(ONLY_IN_ANSWER, 501)
+            stats = ask("/stats", 504)
+            assert "Documents: 2" in stats and f"Passages: {pipeline.store.meta['chunks']}" in stats
             own.cleanup()  # the database goes away
             assert "cannot be reached just now" in ask(ONLY_IN_ANSWER, 502)
             with pytest.raises(StoreUnavailable, match="cannot reach the index database"):  # `citebot ask`: one line

@@ -52,3 +52,21 @@ def test_a_cluster_out_of_reach_is_one_line_and_nothing_changes(tmp_path, corpus
     assert done.returncode == 1
     assert done.stderr.startswith("citebot: error: cannot reach the Ray cluster at auto (ConnectionError")
     assert done.stderr.count("\n") == 1 and not (tmp_path / "index" / "CURRENT").exists()
+
+
+def test_ray_writes_into_postgresql_the_vectors_of_the_local_path(tmp_path, corpus_dir, subprocess_env, database_url):
+    from index.store.connections import connect
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(corpus_dir / DOCS[1], corpus / DOCS[1])
+    local = _index(corpus, tmp_path / "local", subprocess_env)
+    on_ray = _index(corpus, tmp_path / "unused", {**subprocess_env, "CITEBOT_DATABASE_URL": database_url}, "--ray")
+    assert local.returncode == 0 and on_ray.returncode == 0, on_ray.stderr[-2000:]
+    assert json.loads(on_ray.stdout)["vector_index"]["kind"] == "hnsw"
+    texts, passages, units = _vectors(tmp_path / "local")
+    with connect(database_url) as connection:
+        rows = connection.execute("SELECT text, embedding, units FROM citebot_passages ORDER BY chunk_id").fetchall()
+    assert [row[0] for row in rows] == texts
+    assert np.array_equal(np.stack([row[1] for row in rows]), passages)
+    assert np.array_equal(np.frombuffer(b"".join(row[2] for row in rows), np.float16).reshape(units.shape), units)

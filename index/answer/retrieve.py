@@ -29,6 +29,7 @@ def retrieve(query_terms: Iterable[str], query_vector: np.ndarray, store: Search
     champions = {chunk_id for ranking in (dense, lexical) for chunk_id, _ in ranking[:EACH_RETRIEVERS_BEST]}
     best = [chunk_id for rank, chunk_id in enumerate(ranked) if rank < top_k or chunk_id in champions]
     ranks = [{chunk_id: rank for rank, (chunk_id, _) in enumerate(ranking)} for ranking in (dense, lexical)]
+    store.prefetch(best, query_vector)
     return [_hit(store, chunk_id, query_vector, dense_scores, ranks) for chunk_id in best]
 
 

@@ -25,6 +25,7 @@ class SearchView(Protocol):
 
     def doc_info(self, doc_id: str) -> DocInfo: ...
     def dense_search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]: ...
+    def prefetch(self, chunk_ids: list[int], query: np.ndarray) -> None: ...
     def cosine(self, query: np.ndarray, chunk_id: int) -> float: ...
     def unit_cosines(self, query: np.ndarray, chunk: Chunk) -> tuple[float, ...]: ...
 
@@ -57,7 +58,7 @@ def open_store(settings: Settings, expected: dict[str, Any]) -> Store:
     if url:
         from index.store.postgres import PgStore
 
-        return PgStore.open(url, expected, settings.hnsw_ef_search)
+        return PgStore.open(settings.database_read_url.get_secret_value() or url, expected, settings.hnsw_ef_search)
     from index.store.files import IndexStore
 
     return IndexStore.load(settings.index_dir, expected)

@@ -21,8 +21,8 @@ import numpy as np
 from index.schema import Chunk
 from index.settings import Settings
 from index.store.chunk_table import write_chunks
-from index.store.files import (KEEP_VERSIONS, POINTER, BuildBusy, IndexDamaged, IndexWriteError, Version, current_version, error_line,
-                               file_sha256, meta_mismatch, read_version)
+from index.store.files import (KEEP_VERSIONS, POINTER, BuildBusy, IndexDamaged, IndexWriteError, Version,
+                               current_version, error_line, file_sha256, meta_mismatch, read_version)
 from index.store.lexical import LexicalIndex
 from index.store.vectors import EXACT, VectorIndexInfo, empty_exact, fit, kind_of, wanted_kind
 

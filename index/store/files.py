@@ -111,6 +111,9 @@ class IndexStore:
         scores, ids = self._vectors.search(query.reshape(1, -1), k)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
 
+    def prefetch(self, chunk_ids: list[int], query: np.ndarray) -> None:
+        """Nothing to do: passages are read from memory-mapped files as they are needed."""
+
     def cosine(self, query: np.ndarray, chunk_id: int) -> float:
         return float(np.dot(self._vectors.reconstruct(chunk_id), query))
 
