@@ -26,6 +26,13 @@ def settings(corpus, tmp_path):
     return Settings(corpus_dir=corpus, index_dir=tmp_path / "index")
 
 
+@pytest.fixture(params=["folder", "postgres"])
+def any_store(request, corpus, tmp_path):
+    """Settings for the index folder, then for PostgreSQL (pgserver): for what must hold in both stores."""
+    url = request.getfixturevalue("database_url") if request.param == "postgres" else ""
+    return Settings(corpus_dir=corpus, index_dir=tmp_path / "index", database_url=url)
+
+
 def no_model():
     raise AssertionError("the model was loaded although nothing needed embedding")
 
@@ -87,7 +94,8 @@ def test_a_removed_document_is_never_cited_again(settings, embedder, corpus):
     assert store.lexical.search(["mogherini"], 5) == []  # its words are gone from BM25 too
 
 
-def test_new_chunking_settings_rebuild_everything_and_say_why(settings, embedder):
+def test_new_chunking_settings_rebuild_everything_and_say_why(any_store, embedder):
+    settings = any_store
     update_index(settings, lambda: embedder)
     report = update_index(settings.model_copy(update={"chunk_tokens": 120}), lambda: embedder)
     assert report.rebuilt_because.startswith("the chunking changed")
@@ -95,7 +103,8 @@ def test_new_chunking_settings_rebuild_everything_and_say_why(settings, embedder
     assert report.summary().startswith("Rebuilt from scratch: the chunking changed")
 
 
-def test_bad_documents_are_reported_and_the_rest_indexed(settings, embedder, corpus):
+def test_bad_documents_are_reported_and_the_rest_indexed(any_store, embedder, corpus):
+    settings = any_store
     (corpus / "corrupt.pdf").write_bytes(b"%PDF-1.7\n%\xe2\xe3 broken beyond repair")
     (corpus / "locked.pdf").write_bytes(encrypted_pdf_bytes())
     (corpus / "photo.txt").write_bytes(bytes(range(256)) * 64)
@@ -112,7 +121,8 @@ def test_bad_documents_are_reported_and_the_rest_indexed(settings, embedder, cor
     assert answer.found and "Almaty" in answer.answer
 
 
-def test_a_document_that_turns_unreadable_keeps_its_previous_version(settings, embedder, corpus):
+def test_a_document_that_turns_unreadable_keeps_its_previous_version(any_store, embedder, corpus):
+    settings = any_store
     update_index(settings, lambda: embedder)
     (corpus / ANSWER).write_bytes(b"\x00\x01\x02 binary garbage")
     report = update_index(settings, lambda: embedder)
@@ -129,7 +139,8 @@ def test_a_second_rebuild_at_the_same_time_is_refused_clearly(settings, embedder
     assert update_index(settings, lambda: embedder).added  # free again afterwards
 
 
-def test_questions_in_flight_during_rebuilds_are_all_answered(settings, embedder, corpus, corpus_dir):
+def test_questions_in_flight_during_rebuilds_are_all_answered(any_store, embedder, corpus, corpus_dir):
+    settings = any_store
     update_index(settings, lambda: embedder)
     pipeline = Pipeline.open(settings, embedder)
     failures, answers = [], []

@@ -185,7 +185,11 @@ def _insert_documents(connection: Any, docs: dict[str, dict[str, Any]], fresh: s
 
 
 def _insert_passages(connection: Any, chunks: list[Chunk], vectors: np.ndarray, units: np.ndarray) -> set[str]:
-    """Passages with their vectors, and their BM25 postings; the terms they use."""
+    """Passages with their vectors, then their BM25 postings; the terms they use.
+
+    A passage's terms are found twice, once per COPY, rather than held: at a million
+    passages the postings would be some 60 million tuples in memory.
+    """
     from psycopg.types.json import Jsonb
 
     touched: set[str] = set()
@@ -194,20 +198,19 @@ def _insert_passages(connection: Any, chunks: list[Chunk], vectors: np.ndarray, 
         with cursor.copy("COPY citebot_passages (chunk_id, doc_id, text, start_offset, end_offset, sentences, units, "
                          "length, embedding) FROM STDIN WITH (FORMAT BINARY)") as copy:
             copy.set_types(["int8", "text", "text", "int4", "int4", "jsonb", "bytea", "int4", "vector"])
-            postings = []
             for chunk, vector in zip(chunks, vectors):
                 count = len(chunk.sentences)
                 sentence_vectors = np.asarray(units[row : row + count], dtype=np.float16)
                 row += count
-                tokens = passage_terms(chunk.text)
                 copy.write_row((chunk.chunk_id, chunk.doc_id, chunk.text, chunk.start, chunk.end,
-                                Jsonb([list(s) for s in chunk.sentences]), sentence_vectors.tobytes(), len(tokens),
-                                np.asarray(vector, dtype=np.float32)))
-                postings += [(term, chunk.chunk_id, tf, len(tokens)) for term, tf in Counter(tokens).items()]
-                touched.update(tokens)
+                                Jsonb([list(s) for s in chunk.sentences]), sentence_vectors.tobytes(),
+                                len(passage_terms(chunk.text)), np.asarray(vector, dtype=np.float32)))
         with cursor.copy("COPY citebot_postings (term, chunk_id, tf, length) FROM STDIN") as copy:
-            for posting in postings:
-                copy.write_row(posting)
+            for chunk in chunks:
+                tokens = passage_terms(chunk.text)
+                for term, tf in Counter(tokens).items():
+                    copy.write_row((term, chunk.chunk_id, tf, len(tokens)))
+                touched.update(tokens)
     return touched
 
 
