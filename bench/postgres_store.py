@@ -8,7 +8,7 @@ questions are answered by the whole `ask` pipeline: warm p50/p95, and questions 
 second with 1, 2 and 4 clients asking at once. HNSW recall@10 is measured against
 exact search over the same vectors, for the eval questions, at several ef_search.
 
-    .venv/bin/python bench/postgres_store.py [--sizes 100000,300000] [--json out.json]
+    .venv/bin/python bench/postgres_store.py [--sizes 100000,300000] [--ef-construction 64] [--json out.json]
 """
 
 from __future__ import annotations
@@ -39,14 +39,14 @@ EF_SEARCH = (100, 200, 400, 1000)
 CLIENTS = (1, 2, 4)
 
 
-def write_postgres(url: str, settings: Settings, data) -> float:
+def write_postgres(url: str, settings: Settings, data, ef_construction: int | None = None) -> float:
     """Publish `data` into the database as `citebot index` does (one transaction, HNSW built after the rows)."""
-    from index.store.postgres_write import PgTarget
+    from index.store.postgres_write import HNSW_EF_CONSTRUCTION, PgTarget
 
     meta = {"format": FORMAT_VERSION, **expected_meta(settings), "dim": data.vectors.shape[1],
             "documents": len(data.docs), "next_chunk_id": len(data.chunks), "failed_docs": [], "synthetic": True,
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    target = PgTarget(url, settings.hnsw_ef_search)
+    target = PgTarget(url, settings.hnsw_ef_search, ef_construction or HNSW_EF_CONSTRUCTION)
     start = time.perf_counter()
     with target.lock():
         target.publish(None, meta, data.docs, set(data.docs), set(), data.chunks, data.vectors, data.units)
@@ -127,7 +127,7 @@ def served(settings: dict, rounds: int) -> dict:
 
 
 def measure(size: int, sentences, sentence_vectors, question_vectors, scratch: Path, url: str, rounds: int,
-            embedder) -> dict:
+            embedder, ef_construction: int | None) -> dict:
     index_dir = scratch / f"index-{size}"
     settings = Settings(index_dir=index_dir)
     ensure_onnx_encoder(index_dir, BUNDLED_MODEL_ID, lambda: embedder)
@@ -135,7 +135,7 @@ def measure(size: int, sentences, sentence_vectors, question_vectors, scratch: P
     start = time.perf_counter()
     write_synthetic_index(index_dir, settings, data)
     file_seconds = time.perf_counter() - start
-    pg_seconds = write_postgres(url, settings, data)
+    pg_seconds = write_postgres(url, settings, data, ef_construction)
     recall = hnsw_recall(url, data.vectors, question_vectors)
     del data
     folder = served({"index_dir": str(index_dir)}, rounds)
@@ -149,6 +149,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="100000")
     parser.add_argument("--rounds", type=int, default=2, help="warm passes over the eval questions, after the first")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--ef-construction", type=int, help="build the HNSW index with this instead of citebot's "
+                        "setting, to compare (pgvector's default is 64)")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -168,7 +170,7 @@ def main() -> None:
                 flush=True)
             for size in (int(s) for s in args.sizes.split(",")):
                 result = measure(size, sentences, sentence_vectors, question_vectors, Path(scratch),
-                                 server.get_uri(), args.rounds, embedder)
+                                 server.get_uri(), args.rounds, embedder, args.ef_construction)
                 results.append(result)
                 print_result(result)
         finally:

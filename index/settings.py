@@ -98,8 +98,8 @@ class Settings(BaseSettings):
         "database_url serves both.")
     hnsw_ef_search: int = Field(
         400, ge=1, le=1000, description="Candidates pgvector's HNSW index keeps per question (hnsw.ef_search): at "
-        "100,000 passages recall@10 against exact search is 0.85 at 100, 0.975 at 400, 0.996 at 1000, for 1.7, "
-        "3.1 and 12 ms a search (BENCHMARKS.md). Raised to `candidates` when lower.")
+        "100,000 passages recall@10 against exact search is 0.80 at 100, 0.98 at 400, 0.996 at 1000, for 1.6, "
+        "3.0 and 8.3 ms a search (BENCHMARKS.md). Raised to `candidates` when lower.")
     prompts_dir: Path = Field(
         Path(__file__).resolve().parent.parent / "prompts", description="Folder of answer and not-found templates."
     )
