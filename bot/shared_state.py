@@ -49,9 +49,6 @@ class SharedState:
                 connection.execute(statement)
         return self
 
-    def close(self) -> None:
-        self._pool.close()
-
     @contextmanager
     def transaction(self) -> Iterator[Any]:
         """One transaction on a pooled connection; a database that is down or gone raises StoreUnavailable."""

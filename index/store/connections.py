@@ -93,12 +93,6 @@ class Connections:
             finally:
                 self._give_back(connection)
 
-    def close(self) -> None:
-        with self._lock:
-            idle, self._idle = self._idle, []
-        for connection in idle:
-            connection.close()
-
     def _take(self) -> Any:
         while True:
             with self._lock:

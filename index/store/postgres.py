@@ -71,9 +71,6 @@ class PgStore:
         check_meta(published.meta, expected)
         return cls(url, Connections(url, (f"SET hnsw.ef_search = {int(ef_search)}",)), published, ef_search)
 
-    def close(self) -> None:
-        self._pool.close()
-
     @property
     def version(self) -> str:
         return self._published.version
@@ -121,9 +118,6 @@ class PgStore:
                 self._published = _Published(connection)  # same snapshot: the statistics match what is read
                 log.info("now serving index version %s", version)
         return self._published
-
-    def doc_info(self, doc_id: str) -> DocInfo:
-        return _doc_info(self._published.docs, doc_id)
 
     def unit_cosines(self, query: np.ndarray, chunk: Chunk) -> tuple[float, ...]:
         with self.snapshot() as view:
@@ -190,12 +184,6 @@ class _Passages:
 
     def __getitem__(self, chunk_id: int) -> Chunk:
         return self._row(chunk_id)[0]
-
-    def get(self, chunk_id: int) -> Chunk | None:
-        try:
-            return self[chunk_id]
-        except KeyError:
-            return None
 
     def units(self, chunk_id: int) -> np.ndarray | None:
         try:
