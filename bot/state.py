@@ -26,13 +26,15 @@ class AnswerCache:
         self._answers: OrderedDict[str, tuple[int, Answer]] = OrderedDict()
         self._votes: dict[tuple[str, int], str] = {}  # (answer id, user id) -> the vote counted
         self._capacity = capacity
+        self._lock = threading.Lock()  # handlers call it from worker threads, as they would the database
 
     def put(self, answer: Answer, chat_id: int) -> str:
         answer_id = secrets.token_hex(4)
-        self._answers[answer_id] = (chat_id, answer)
-        while len(self._answers) > self._capacity:
-            gone, _ = self._answers.popitem(last=False)
-            self._votes = {key: vote for key, vote in self._votes.items() if key[0] != gone}
+        with self._lock:
+            self._answers[answer_id] = (chat_id, answer)
+            while len(self._answers) > self._capacity:
+                gone, _ = self._answers.popitem(last=False)
+                self._votes = {key: vote for key, vote in self._votes.items() if key[0] != gone}
         return answer_id
 
     def get(self, answer_id: str, chat_id: int | None) -> Answer | None:
@@ -41,10 +43,11 @@ class AnswerCache:
 
     def vote(self, answer_id: str, user_id: int, vote: str) -> str | None:
         """Count a user's vote once: None if it is the one already counted, else the one it replaces ("" if none)."""
-        previous = self._votes.get((answer_id, user_id), "")
-        if previous == vote:
-            return None
-        self._votes[(answer_id, user_id)] = vote
+        with self._lock:
+            previous = self._votes.get((answer_id, user_id), "")
+            if previous == vote:
+                return None
+            self._votes[(answer_id, user_id)] = vote
         return previous
 
 
@@ -56,23 +59,26 @@ class RateLimiter:
         self._clock = clock
         self._asked: dict[int, deque[float]] = {}
         self._warned: dict[int, float] = {}
+        self._lock = threading.Lock()  # handlers call it from worker threads, as they would the database
 
     def allow(self, user_id: int) -> bool:
-        now = self._clock()
-        asked = self._asked.setdefault(user_id, deque())
-        while asked and now - asked[0] >= 60:
-            asked.popleft()
-        if len(asked) >= self._per_minute:
-            return False
-        asked.append(now)
-        return True
+        with self._lock:
+            now = self._clock()
+            asked = self._asked.setdefault(user_id, deque())
+            while asked and now - asked[0] >= 60:
+                asked.popleft()
+            if len(asked) >= self._per_minute:
+                return False
+            asked.append(now)
+            return True
 
     def first_refusal(self, user_id: int) -> bool:
         """True once per minute of refusals, so an eager user is told once, not flooded."""
-        now = self._clock()
-        if now - self._warned.get(user_id, -60.0) < 60:
-            return False
-        self._warned[user_id] = now
+        with self._lock:
+            now = self._clock()
+            if now - self._warned.get(user_id, -60.0) < 60:
+                return False
+            self._warned[user_id] = now
         return True
 
 
@@ -114,12 +120,14 @@ class ChatMemory:
         self._chats: OrderedDict[int, tuple[str, float, str]] = OrderedDict()
         self._capacity = capacity
         self._clock = clock
+        self._lock = threading.Lock()  # handlers call it from worker threads, as they would the database
 
     def remember(self, chat_id: int, question: str, answer_id: str) -> None:
-        self._chats[chat_id] = (question, self._clock(), answer_id)
-        self._chats.move_to_end(chat_id)
-        while len(self._chats) > self._capacity:
-            self._chats.popitem(last=False)
+        with self._lock:
+            self._chats[chat_id] = (question, self._clock(), answer_id)
+            self._chats.move_to_end(chat_id)
+            while len(self._chats) > self._capacity:
+                self._chats.popitem(last=False)
 
     def last_question(self, chat_id: int, within_seconds: float) -> str | None:
         question, asked_at, _ = self._chats.get(chat_id, ("", float("-inf"), ""))

@@ -19,7 +19,6 @@ from index.settings import Settings
 class SearchView(Protocol):
     """What one question reads: a consistent state of the index."""
 
-    docs: dict[str, dict[str, Any]]
     lexical: Any  # query_weights, knows, idf, search (index.store.lexical)
     chunks: Any  # chunk id -> Chunk
 

@@ -140,9 +140,7 @@ class PgSnapshot:
     def __init__(self, connection: Any, published: _Published, ef_search: int) -> None:
         self._connection = connection
         self._ef_search = ef_search
-        self._published = published
         self.docs = published.docs
-        self.meta = published.meta
         self.lexical = _SqlLexical(connection, published)
         self.chunks = _Passages(connection)
         self._cosines: dict[int, float] = {}  # with the question's vector, of the passages prefetched
