@@ -10,6 +10,8 @@
 #               paragraph, a 40,000-"[" line, slow and huge PDFs) against the bundled corpus alone: time, memory
 #   make bench-support  the LLM path's support check on labelled sentence/passage pairs: precision and recall on
 #               the held-out documents beside no check and a similarity threshold
+#   make bench-stream  SmolLM2-135M in process: time to the first checked sentence against the whole answer, and
+#               the check's time per sentence, by how many passages the model reads (about 5 minutes)
 #   make bench  install into .venv, run every benchmark up to a million passages and write BENCHMARKS.md
 #               (about 12 minutes; `make bench-quick`: small sizes in 3, into .citebot/bench/)
 
@@ -18,7 +20,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: setup run test eval squad train fuzz bench-hostile bench-support bench bench-quick bench-quality clean
+.PHONY: setup run test eval squad train fuzz bench-hostile bench-support bench-stream bench bench-quick bench-quality clean
 
 # The eval gate: each a little under the figures of eval/qa.jsonl on the day it was set,
 # so a change that makes answers worse fails `make test` (and CI).
@@ -85,6 +87,9 @@ bench-hostile: setup
 bench-support: setup squad
 	$(BIN)/citebot index
 	$(BIN)/python bench/support_check.py
+
+bench-stream: setup
+	$(BIN)/python bench/llm_stream.py
 
 bench: setup
 	$(BIN)/python bench/run.py

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.render import render_answer, render_source, source_number
+from bot.render import StreamedAnswer, render_answer, render_source, source_number
 from index.pipeline import EmptyQuestion, Pipeline, is_follow_up
 from index.schema import Answer
 from index.store.connections import StoreUnavailable
@@ -15,8 +15,9 @@ HELP = """Ask a question about the documents. Commands:
   /quit       leave (or Ctrl-D)"""
 
 
-def run_chat(pipeline: Pipeline, read: Callable[[str], str] = input, write: Callable[[str], None] = print) -> None:
-    """Read questions until end of input or /quit."""
+def run_chat(pipeline: Pipeline, read: Callable[[str], str] = input, write: Callable[[str], None] = print,
+             write_part: Callable[[str], None] = lambda text: print(text, end="", flush=True)) -> None:
+    """Read questions until end of input or /quit; `write` prints a line, `write_part` a streamed piece."""
     docs = len(pipeline.store.docs)
     write(f"citebot: {docs} documents, {len(pipeline.store.chunks)} passages. Type /help for commands.")
     last: Answer | None = None
@@ -35,13 +36,14 @@ def run_chat(pipeline: Pipeline, read: Callable[[str], str] = input, write: Call
             write(_show_source(line, last, pipeline))
         elif line:
             previous = last_question if last_question and is_follow_up(line) else None
+            streamed = StreamedAnswer(write_part)  # an LLM's checked sentences, as they pass
             try:
-                last = pipeline.ask(line, previous)
+                last = pipeline.ask(line, previous, on_text=streamed)
             except (EmptyQuestion, StoreUnavailable) as error:
                 write(str(error))
                 continue
             last_question = f"{previous} {line}" if previous else line
-            write(render_answer(last, pipeline.prompts, full_quotes=False))
+            write(streamed.rest(render_answer(last, pipeline.prompts, full_quotes=False)))
         else:
             write("Type a question, or /help.")
 

@@ -118,7 +118,7 @@ def _cmd_index(args: argparse.Namespace) -> int:
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:
-    from bot.render import render_answer
+    from bot.render import StreamedAnswer, render_answer
     from index.pipeline import Pipeline, normalise_question
 
     if args.batch is None:
@@ -130,11 +130,12 @@ def _cmd_ask(args: argparse.Namespace) -> int:
         questions = _nonblank(_open_batch(args.batch))  # opened now: a missing file is reported first
     pipeline = Pipeline.open(_settings(args))
     for question in questions:
-        answer = pipeline.ask(question)
         if args.json:
-            print(json.dumps(answer.to_json(), ensure_ascii=False), flush=True)
-        else:
-            print(render_answer(answer, pipeline.prompts) + ("\n" if args.batch else ""), flush=True)
+            print(json.dumps(pipeline.ask(question).to_json(), ensure_ascii=False), flush=True)
+            continue
+        streamed = StreamedAnswer(lambda text: print(text, end="", flush=True))  # an LLM's checked sentences
+        answer = pipeline.ask(question, on_text=streamed)
+        print(streamed.rest(render_answer(answer, pipeline.prompts)) + ("\n" if args.batch else ""), flush=True)
     return 0
 
 

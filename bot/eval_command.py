@@ -95,7 +95,8 @@ def _run_pipeline(items, settings: Settings, args: argparse.Namespace) -> dict:
     similarity = embedding_similarity(pipeline.embedder.encode_passages)
     progress = _progress_bar if sys.stderr.isatty() and not args.json else (lambda values: values)
     not_found = pipeline.prompts.render("not_found", question="")
-    report = evaluate(items, pipeline.ask_traced, similarity, settings.top_k, progress, threshold, not_found)
+    report = evaluate(items, pipeline.ask_traced, similarity, settings.top_k, progress, threshold, not_found,
+                      streams=pipeline.generator is not None)
     report["calibration"] = settings.calibration
     if args.baseline:
         from index.evaluate.baseline import baseline_asker

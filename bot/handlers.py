@@ -6,6 +6,7 @@ import asyncio
 import logging
 import re
 import time
+from collections.abc import Callable
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatAction, ChatType
@@ -13,6 +14,7 @@ from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.admin import ONLY_TEXT
+from bot.live_reply import LiveReply, reply_html
 from bot.render import fallback_note, source_number
 from bot.state import AnswerCache, ChatMemory, RateLimiter
 from bot.telegram_render import answer_messages, passage_messages
@@ -144,12 +146,17 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, te
         await message.reply_text(NO_WORDS)
         return
     typing = asyncio.create_task(_show_typing(context, message.chat_id))
+    live = LiveReply(message, asyncio.get_running_loop(), typing)  # an LLM's checked sentences, as they pass
     try:
-        answer, answer_id = await asyncio.to_thread(_answer_and_remember, context, question, message.chat_id)
+        answer, answer_id = await asyncio.to_thread(_answer_and_remember, context, question, message.chat_id,
+                                                    live.offer)
+    except BaseException:
+        await live.stop()  # the error handler replies; no preview is left updating
+        raise
     finally:
         typing.cancel()
     note = " ".join(n for n in (note, fallback_note(answer)) if n) or None
-    await _reply_html(message, answer_messages(answer, note=note), answer_keyboard(answer_id, answer))
+    await live.deliver(answer_messages(answer, note=note), answer_keyboard(answer_id, answer))
 
 
 async def _show_typing(context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> None:
@@ -160,23 +167,17 @@ async def _show_typing(context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> None
         await asyncio.sleep(TYPING_REFRESH)
 
 
-def _answer_and_remember(context: ContextTypes.DEFAULT_TYPE, question: str, chat_id: int) -> tuple[Answer, str]:
+def _answer_and_remember(context: ContextTypes.DEFAULT_TYPE, question: str, chat_id: int,
+                         on_text: Callable[[str], None]) -> tuple[Answer, str]:
     """The answer, with the chat's previous question if this one follows it up; kept for buttons and follow-ups."""
     memory = _memory(context)
     window = _settings(context).follow_up_minutes * 60
     previous = memory.last_question(chat_id, window) if is_follow_up(question) else None
-    answer = context.bot_data["pipeline"].ask(question, previous)
+    answer = context.bot_data["pipeline"].ask(question, previous, on_text)
     answer_id = _answers(context).put(answer, chat_id)
     asked = f"{previous} {question}" if previous else question
     memory.remember(chat_id, asked[-FOLLOW_UP_CONTEXT_CHARS:], answer_id)
     return answer, answer_id
-
-
-async def _reply_html(message: Message, parts: list[str], keyboard: InlineKeyboardMarkup | None = None) -> None:
-    in_group = message.chat.type != ChatType.PRIVATE
-    for i, html in enumerate(parts):
-        last = i == len(parts) - 1
-        await message.reply_html(html, do_quote=in_group and i == 0, reply_markup=keyboard if last else None)
 
 
 def answer_keyboard(answer_id: str, answer: Answer, voted: bool = False) -> InlineKeyboardMarkup:
@@ -202,7 +203,7 @@ async def on_source_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -
         await query.answer(TOO_OLD)
         return
     await query.answer()
-    await _reply_html(query.message, passage_messages(citation))
+    await reply_html(query.message, passage_messages(citation))
 
 
 async def on_vote_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -257,7 +258,7 @@ async def source_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         await update.effective_message.reply_text(
             f"Give a source number from 1 to {len(answer.citations)}, for example /source 1.")
         return
-    await _reply_html(update.effective_message, passage_messages(citation))
+    await reply_html(update.effective_message, passage_messages(citation))
 
 
 def _last_answer(context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> Answer | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import textwrap
+from collections.abc import Callable
 
 from index.answer.prompts import Prompts
 from index.schema import Answer, Citation
@@ -36,6 +37,25 @@ def render_answer(answer: Answer, prompts: Prompts, full_quotes: bool = True) ->
         rendered = prompts.render("answer", answer=answer.answer, sources=sources, question=answer.question)
         return f"({note})\n{rendered}" if note else rendered
     return prompts.render("closest", not_found=answer.answer, sources=sources, question=answer.question)
+
+
+class StreamedAnswer:
+    """Prints an LLM answer's sentences as they pass the check, then what the finished answer adds."""
+
+    def __init__(self, write: Callable[[str], None]) -> None:
+        self._write = write  # writes without a line end
+        self.printed = ""
+
+    def __call__(self, text: str) -> None:
+        """The checked text so far (each call extends the last); print what is new."""
+        self._write(text[len(self.printed):])
+        self.printed = text
+
+    def rest(self, rendered: str) -> str:
+        """What is left to print of the finished answer, `rendered` whole."""
+        if rendered.startswith(self.printed):
+            return rendered[len(self.printed):]
+        return "\n" + rendered  # not the streamed text (cannot happen today): print it whole, on a line of its own
 
 
 def render_source(citation: Citation, prompts: Prompts) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from index.answer.compose import compose
@@ -13,7 +14,7 @@ from index.answer.support import Support, check as check_support
 from index.answer.answer_type import type_noun
 from index.answer.features import Question
 from index.store.lexical import terms
-from index.answer.llm import LlmAnswerer
+from index.answer.llm import LlmAnswerer, evidence as llm_evidence
 from index.ingest.build import expected_meta
 from index.embed.encoders import Encoder, open_encoder
 from index.answer.prompts import Prompts, load_prompts
@@ -89,11 +90,15 @@ class Pipeline:
         with self.refresh().snapshot() as view:
             return self._search(view, question, self._weights(view, question))
 
-    def ask(self, question: str, previous: str | None = None) -> Answer:
-        """Answer `question`; `previous`, the question before it, gives a follow-up its subject."""
-        return self.ask_traced(question, previous)[0]
+    def ask(self, question: str, previous: str | None = None, on_text: Callable[[str], None] | None = None) -> Answer:
+        """Answer `question`; `previous`, the question before it, gives a follow-up its subject.
 
-    def ask_traced(self, question: str, previous: str | None = None) -> tuple[Answer, list[Hit]]:
+        With an LLM, `on_text` gets the answer's checked text so far each time a sentence passes the check.
+        """
+        return self.ask_traced(question, previous, on_text)[0]
+
+    def ask_traced(self, question: str, previous: str | None = None,
+                   on_text: Callable[[str], None] | None = None) -> tuple[Answer, list[Hit]]:
         """The answer and the passages retrieved for it, in rank order (for evaluation)."""
         if self.scorer is None:
             raise ScorerError("no answer model is loaded; run `citebot train`")
@@ -102,7 +107,8 @@ class Pipeline:
         answer = compose(asked, hits, self.scorer, self.calibration, self.min_confidence,
                          self.settings.answer_sentences, not_found)
         if answer.found and self.generator is not None:  # the evidence suffices: let the LLM word it
-            answer = self.generator.answer(answer, hits, self.support)
+            answer = self.generator.answer(answer, llm_evidence(answer, hits, self.settings.llm_passages), self.support,
+                                           on_text)
         return answer, hits
 
     def support(self, sentence: str, cited: list[Hit]) -> Support:

@@ -67,7 +67,8 @@ class Settings(BaseSettings):
     candidates: int = Field(30, ge=1, le=10_000, description="Passages each retriever (dense, BM25) proposes before fusion.")
     rrf_k: int = Field(60, ge=1, le=10**6, description="Reciprocal-rank-fusion constant: larger flattens the rank weighting.")
     top_k: int = Field(5, ge=1, le=20, description="Passages the answer may draw its sentences from.")
-    answer_sentences: int = Field(3, ge=1, le=10, description="Most sentences in an extractive answer.")
+    answer_sentences: int = Field(3, ge=1, le=10, description="Most sentences in an answer: quoted by the extractive one, or "
+                                  "checked and shown of an LLM's (it is stopped there).")
     min_confidence: float | None = Field(
         None, ge=0, le=1,
         description="Confidence (the answer model's calibrated probability that its answer is right) under which "
@@ -134,6 +135,12 @@ class Settings(BaseSettings):
         "server of its own; set, it is the LLM whatever CITEBOT_LLM_PROVIDER says.")
     llm_base_url: str = Field("", description="Base URL of the OpenAI-compatible endpoint, e.g. http://localhost:11434/v1.")
     llm_api_key: SecretStr = Field(SecretStr(""), description="API key for the endpoint, if it needs one.")
+    llm_passages: int = Field(
+        1, ge=1, le=20,
+        description="How many retrieved passages the LLM reads: those the extractive answer quotes first, then the "
+        "best of the rest. Each delays the first sentence by the time to read it (SmolLM2-135M on 2 cores reads about "
+        "270 tokens a second; a passage is up to 256) and, for a small model, makes a supported answer rarer "
+        "(bench/llm_stream.py). Raise it for a capable model on a fast endpoint.")
 
     @field_validator("allowed_chats", "admins", mode="before")
     @classmethod

@@ -34,6 +34,7 @@ class FakeTelegram:
         self._message_ids = itertools.count(1000)
         self.retry_after_next: int = 0  # answer the next N sendMessage calls with 429 RetryAfter
         self.files: dict[str, bytes] = {}  # file_id -> content, served by getFile and the file URL
+        self.messages: dict[tuple[int, int], str] = {}  # (chat_id, message_id) -> text of what the bot sent
         self._server = _Server(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -128,7 +129,11 @@ class FakeTelegram:
             return 200, {"ok": True, "result": {"file_id": file_id, "file_unique_id": f"u-{file_id}",
                                                 "file_size": len(self.files[file_id]),
                                                 "file_path": f"documents/{file_id}"}}
-        if method in ("sendMessage", "editMessageText", "editMessageReplyMarkup"):
+        if method == "sendMessageDraft":
+            return self._draft(params)
+        if method == "editMessageText":
+            return self._edit(params)
+        if method in ("sendMessage", "editMessageReplyMarkup"):
             return 200, {"ok": True, "result": self._message(params)}
         return 200, {"ok": True, "result": True}
 
@@ -147,13 +152,36 @@ class FakeTelegram:
                 update["_delivered_at"] = update["_delivered_at"] or now
             return [{k: v for k, v in u.items() if not k.startswith("_")} for u in ready]
 
-    def _message(self, params: dict[str, Any]) -> dict[str, Any]:
+    def _message(self, params: dict[str, Any], message_id: int | None = None) -> dict[str, Any]:
         chat_id = int(params.get("chat_id") or 0)
-        message = {"message_id": next(self._message_ids), "date": int(time.time()),
+        message = {"message_id": message_id or next(self._message_ids), "date": int(time.time()),
                    "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group"}, "from": BOT_USER}
         if "text" in params:
             message["text"] = params["text"]
+            with self._cond:
+                self.messages[(chat_id, message["message_id"])] = params["text"]
         return message
+
+    def _draft(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """sendMessageDraft, checked as the Bot API does: private chats only, a non-zero draft id, 4096 characters."""
+        if int(params.get("chat_id") or 0) <= 0:
+            return _bad_request("message drafts can be sent only to private chats")
+        if not str(params.get("draft_id", "")).lstrip("-").isdigit() or int(params["draft_id"]) == 0:
+            return _bad_request("draft_id must be a non-zero integer")
+        if len(params.get("text") or "") > 4096:
+            return _bad_request("message is too long")
+        return 200, {"ok": True, "result": True}
+
+    def _edit(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """editMessageText of a message the bot sent, with new text, as the Bot API insists."""
+        key = (int(params.get("chat_id") or 0), int(params.get("message_id") or 0))
+        with self._cond:
+            current = self.messages.get(key)
+        if current is None:
+            return _bad_request("message to edit not found")
+        if current == params.get("text"):
+            return _bad_request("message is not modified")
+        return 200, {"ok": True, "result": self._message(params, message_id=key[1])}
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         fake = self
@@ -208,6 +236,10 @@ class _Server(ThreadingHTTPServer):
 
         if not isinstance(sys.exc_info()[1], ConnectionError):  # a bot that stops mid-long-poll is normal
             super().handle_error(request, client_address)
+
+
+def _bad_request(description: str) -> tuple[int, dict[str, Any]]:
+    return 400, {"ok": False, "error_code": 400, "description": f"Bad Request: {description}"}
 
 
 def _parse(content_type: str, body: bytes) -> dict[str, Any]:

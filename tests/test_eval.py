@@ -196,3 +196,26 @@ def test_llm_rows_appear_only_when_an_llm_was_asked_and_count_what_reached_the_u
     metrics = summarise([score_item(item, a, [], 5, None, 1.0) for a in (worded, refused, extractive)])
     assert metrics["llm_answered"] == 0.5 and metrics["llm_fell_back"] == 0.5
     assert metrics["llm_sentences_shown"] == round(1 / 3, 4) and metrics["llm_shown_unquoted"] == 0.0
+
+
+def test_the_eval_times_the_first_checked_sentence_of_a_streamed_answer():
+    import time
+
+    from index.evaluate.run import evaluate
+    from index.schema import CheckedSentence
+
+    cite = Citation(1, "a.txt", "A report", "2018", None, "The DVK was banned on 13 March 2018.", 0.9)
+    item = EvalItem(question="When was the DVK banned?", id="q1", must_contain=("2018",))
+    worded = Answer(item.question, "It was banned in 2018. [1]", True, (cite,), 0.9, "llm",
+                    (CheckedSentence("It was banned in 2018.", (1,), True, 0.8),))
+
+    def ask(question: str, on_text=None):  # a stand-in for the pipeline: a sentence passes, then the model goes on
+        time.sleep(0.05)
+        on_text("It was banned in 2018. [1]")
+        time.sleep(0.2)
+        return worded, []
+
+    report = evaluate([item], ask, None, 5, streams=True)
+    result = report["results"][0]
+    assert 50 <= result["first_sentence_ms"] <= result["latency_ms"] - 200
+    assert report["metrics"]["llm_first_sentence_p50_ms"] == result["first_sentence_ms"]

@@ -128,3 +128,16 @@ def test_a_gguf_path_that_is_not_a_file_is_a_clear_error(built_index, corpus_dir
     with pytest.raises(LlmUnavailable, match="no GGUF model at .*missing.gguf .CITEBOT_LLM_MODEL_PATH."):
         Pipeline.open(Settings(corpus_dir=corpus_dir, index_dir=built_index,
                                llm_model_path=tmp_path / "missing.gguf"), embedder)
+
+
+def test_the_llm_reads_the_passages_the_extractive_answer_quotes_first(fake_llm, built_index, corpus_dir, embedder,
+                                                                        pipeline):
+    question = "Who was the chair of the delegation?"
+    quoted = pipeline.ask(question).citations[0].quote  # the extractive answer's passage
+    settings = Settings(corpus_dir=corpus_dir, index_dir=built_index, llm_provider="openai", llm_model="fake-model",
+                        llm_base_url=fake_llm.base_url, llm_passages=1)
+    fake_llm.replies = ["Christian Sagartz chaired the delegation [1]."]
+    answer = Pipeline.open(settings, embedder).ask(question)
+    prompt = fake_llm.prompts[-1]
+    assert "<<<PASSAGE [1]" in prompt and "<<<PASSAGE [2]" not in prompt and quoted in prompt  # less to read
+    assert answer.mode == "llm" and answer.citations[0].quote == quoted

@@ -45,12 +45,34 @@ def _shown_facts_are_quoted(answer: dict) -> None:
 
 def test_a_real_model_in_process_shows_only_what_its_passages_say(local_llm):
     for question in QUESTIONS:
-        answer = local_llm.ask(question)
+        streamed: list[str] = []
+        answer = local_llm.ask(question, on_text=streamed.append)
         record = answer.to_json()
         assert answer.found and answer.mode in ("llm", "extractive")
         _shown_facts_are_quoted(record)
         assert answer.sentences  # the model's reply was read and judged, sentence by sentence
         assert all(s.supported for s in answer.sentences if s.text in answer.answer)
+        # What was shown while the model wrote is what the answer says, sentence by sentence, and nothing else.
+        assert all(answer.answer.startswith(text) for text in streamed)
+        assert (streamed[-1] == answer.answer) if answer.mode == "llm" else not streamed
+
+
+def test_a_private_chat_is_shown_only_checked_sentences_while_a_real_model_writes(local_llm, tmp_path):
+    import html
+
+    from bot.live_reply import GROWING
+    from bot.render import FALLBACK_NOTE
+    from bot_harness import running_bot
+
+    with running_bot(local_llm, tmp_path) as (telegram, _):
+        telegram.push(telegram.message_update(QUESTIONS[1], chat_id=71, user_id=71))
+        final = html.unescape(re.sub(r"<[^>]+>", "", telegram.wait_for("sendMessage", chat_id=71, timeout=120)[0]["text"]))
+    drafts = [d["text"].removesuffix(GROWING) for d in telegram.sent("sendMessageDraft", 71)]
+    answer = local_llm.ask(QUESTIONS[1])  # temperature 0: the reply the bot got
+    if answer.mode == "llm":
+        assert drafts and all(answer.answer.startswith(d) for d in drafts) and final.startswith(answer.answer)
+    else:  # nothing the model wrote passed: no draft, and the quoted answer says why
+        assert not drafts and final.startswith(FALLBACK_NOTE)
 
 
 def test_a_document_telling_the_model_to_say_not_found_changes_nothing(tmp_path, corpus_dir, embedder, gguf):

@@ -1,12 +1,11 @@
 """Optional generative answers: an LLM turns the retrieved passages into prose, every sentence cited.
 
 Off by default (no LLM weights exist offline). It talks to any OpenAI-compatible
-endpoint through llama-index's OpenAILike: OpenAI, vLLM, llama.cpp's server, or
-Ollama's /v1. The LLM is asked only when the extractive evidence clears the
-not-found threshold, so abstention stays calibrated; its reply is checked: a sentence its
-passages do not support (index.answer.support) is not shown, and with nothing left the extractive
-answer stands. A reply without any [n] (small models often forget them) has each sentence
-cited to the passage that supports it, if one does.
+endpoint through llama-index's OpenAILike (OpenAI, vLLM, llama.cpp's server, Ollama's /v1), or
+runs a GGUF file in process (index.answer.gguf). The LLM is asked only when the extractive
+evidence clears the not-found threshold, so abstention stays calibrated. Its reply is streamed
+and checked sentence by sentence (index.answer.reply): a sentence its passages do not support
+(index.answer.support) is never shown, and with nothing left the extractive answer stands.
 """
 
 from __future__ import annotations
@@ -15,39 +14,58 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, Protocol
 
 from index.answer.prompts import Prompts
+from index.answer.reply import CheckedReply, SupportCheck, Verdict, cited_statements
 from index.schema import Answer, CheckedSentence, Citation, Hit
 from index.settings import Settings
-from index.answer.support import Support
 
+__all__ = ["LlmAnswerer", "LlmUnavailable", "cited_statements"]
 log = logging.getLogger(__name__)
-# Every pattern here starts at a fixed character, so parsing is linear: the lazy one before took 9 s on
-# 20 KB of reply without a marker.
-MARKER_RUN = re.compile(r"\[\d+\](?:\s*\[\d+\])*")
-STOP_AFTER = re.compile(r"[ \t]*([.!?])")
-SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+")
-NUMBER = re.compile(r"\[(\d+)\]")
-MAX_DIGITS = 4  # a longer "number" is no passage of ours, and int() refuses 5,000 digits
 DELIMITER = re.compile(r"<{3}|>{3}")
+REPLY_TOKENS = 320  # a few cited sentences; the check reads no further
 
 
 class LlmUnavailable(Exception):
     """The LLM option is configured but cannot be set up."""
 
 
+class Generator(Protocol):
+    def generate(self, prompt: str, take: Callable[[str], bool]) -> None:
+        """Stream the reply to `prompt` into `take`, piece by piece, until it ends or `take` returns True."""
+
+
+class EndpointLlm:
+    """An OpenAI-compatible endpoint, streamed through llama-index."""
+
+    def __init__(self, llm: Any) -> None:
+        self._llm = llm
+
+    def generate(self, prompt: str, take: Callable[[str], bool]) -> None:
+        stream = self._llm.stream_complete(prompt)
+        try:
+            for response in stream:
+                if take(response.delta or ""):
+                    return
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()  # the HTTP stream ends here, not when the garbage collector finds it
+
+
 class LlmAnswerer:
-    def __init__(self, llm: Any, prompts: Prompts) -> None:
+    def __init__(self, llm: Generator, prompts: Prompts, most_sentences: int = 3) -> None:
         self._llm = llm
         self._prompts = prompts
+        self._most = most_sentences  # shown, at most; the model is stopped there
 
     @classmethod
     def from_settings(cls, settings: Settings, prompts: Prompts) -> LlmAnswerer:
         if settings.llm_model_path is not None:
             from index.answer.gguf import GgufLlm
 
-            return cls(GgufLlm(settings.llm_model_path), prompts)
+            return cls(GgufLlm(settings.llm_model_path, REPLY_TOKENS), prompts, settings.answer_sentences)
         if not settings.llm_model or not settings.llm_base_url:
             raise LlmUnavailable("CITEBOT_LLM_PROVIDER=openai needs CITEBOT_LLM_MODEL and CITEBOT_LLM_BASE_URL")
         try:
@@ -56,87 +74,54 @@ class LlmAnswerer:
             raise LlmUnavailable("the LLM option needs its extra: pip install -e '.[llm]'") from None
         llm = OpenAILike(model=settings.llm_model, api_base=settings.llm_base_url,
                          api_key=settings.llm_api_key.get_secret_value() or "none", is_chat_model=True,
-                         temperature=0.0, timeout=60.0, max_retries=1)
-        return cls(llm, prompts)
+                         temperature=0.0, max_tokens=REPLY_TOKENS, timeout=60.0, max_retries=1)
+        return cls(EndpointLlm(llm), prompts, settings.answer_sentences)
 
-    def answer(self, extractive: Answer, hits: list[Hit], support: SupportCheck) -> Answer:
+    def answer(self, extractive: Answer, hits: list[Hit], support: SupportCheck,
+               on_text: Callable[[str], None] | None = None) -> Answer:
         """The LLM's cited answer, each sentence shown only if `support` finds it in the passages it cites;
-        the extractive answer when the LLM fails, says NOT FOUND (the evidence cleared the threshold: the
-        model does not override it) or leaves no supported sentence."""
+        the extractive answer when the LLM fails before a sentence passed, says NOT FOUND (the evidence cleared
+        the threshold: the model does not override it) or leaves no supported sentence.
+
+        `on_text` gets the answer's text so far each time a sentence passes, as the model writes it.
+        """
         # Inside delimiters the model is told are quoted data; the delimiters cannot occur in the text itself.
         passages = "\n\n".join(f"<<<PASSAGE [{n}] {_quoted(hit.doc.title)} ({hit.doc.date or 'undated'})>>>\n"
                                  f"{_quoted(hit.chunk.text)}\n<<<END OF PASSAGE [{n}]>>>" for n, hit in enumerate(hits, 1))
         prompt = self._prompts.render("llm_answer", question=extractive.question, passages=passages)
+        reply = CheckedReply(hits, support, on_text, self._most)
         try:
-            reply = self._llm.complete(prompt).text.strip()
-        except Exception as error:  # any failure of a remote service: answer without it
-            log.warning("the LLM failed (%s: %s); answering extractively", error.__class__.__name__, error)
-            return extractive
-        declined = reply.upper().startswith("NOT FOUND")
-        statements = [] if declined else cited_statements(reply, len(hits))
-        verdicts = [(text, cited, support(text, [hits[n - 1] for n in cited])) for text, cited in statements]
-        if not statements and not declined:
-            verdicts = [_attributed(text, hits, support) for text in SENTENCE_BREAK.split(reply) if text.strip()]
-        if not any(verdict.supported for _, _, verdict in verdicts):
-            log.info("no sentence of the LLM's reply is supported by its passages; answering extractively")
-            return replace(extractive, sentences=_checked(verdicts, {}))
-        return _renumbered(extractive, verdicts, hits)
+            self._llm.generate(prompt, reply.add)
+            reply.finish()
+        except Exception as error:  # any failure of a remote service: what passed stands, else answer without it
+            log.warning("the LLM failed (%s: %s); %s", error.__class__.__name__, error,
+                        "keeping the sentences checked so far" if reply.shown else "answering extractively")
+            if not reply.shown:
+                return extractive
+        if not reply.shown:
+            if not reply.declined:
+                log.info("no sentence of the LLM's reply is supported by its passages; answering extractively")
+            return replace(extractive, sentences=_checked(reply.verdicts, {}))
+        citations = tuple(_citation(new, hits[old - 1]) for old, new in reply.numbers.items())
+        return Answer(extractive.question, reply.shown, True, citations, extractive.confidence, "llm",
+                      _checked(reply.verdicts, reply.numbers))
 
 
-SupportCheck = Callable[[str, list[Hit]], Support]
+def evidence(answer: Answer, hits: list[Hit], count: int) -> list[Hit]:
+    """The passages the LLM reads: those the extractive answer quotes first, then the best of the rest."""
+    quoted = {citation.quote for citation in answer.citations}
+    return ([hit for hit in hits if hit.chunk.text in quoted] + [hit for hit in hits if hit.chunk.text not in quoted])[:count]
 
 
-def _attributed(text: str, hits: list[Hit], support: SupportCheck) -> tuple[str, list[int], Support]:
-    """A sentence the model left uncited (small models often do), cited to the passage that supports it best;
-    to the closest one, unsupported, when none does."""
-    verdicts = [(n, support(text.strip(), [hit])) for n, hit in enumerate(hits, 1)]
-    n, verdict = max(verdicts, key=lambda v: (v[1].supported, v[1].alignment))
-    return text.strip(), [n], verdict
-
-
-def _checked(verdicts: list[tuple[str, list[int], Support]], numbers: dict[int, int]) -> tuple[CheckedSentence, ...]:
+def _checked(verdicts: list[Verdict], numbers: dict[int, int]) -> tuple[CheckedSentence, ...]:
     return tuple(CheckedSentence(text, tuple(numbers.get(n, 0) for n in cited), v.supported, v.alignment, v.missing,
                                  v.negation) for text, cited, v in verdicts)
 
 
-def cited_statements(reply: str, passages: int) -> list[tuple[str, list[int]]]:
-    """Sentences of the reply with the passage numbers they cite; uncited or mis-cited ones dropped.
-
-    Only the sentence a marker directly follows is taken as cited by it: in
-    "A [1]. B. C [2]." the uncited B is dropped, not attributed to passage 2. A stop after
-    the markers ("claim [1].") ends the cited sentence.
-    """
-    statements, position = [], 0
-    for run in MARKER_RUN.finditer(reply):
-        text, end = reply[position : run.start()], run.end()
-        stop = STOP_AFTER.match(reply, end)
-        if stop:
-            text, end = text.rstrip() + stop.group(1), stop.end()
-        position = end
-        numbers = [int(n) for n in NUMBER.findall(run.group()) if len(n) <= MAX_DIGITS and 1 <= int(n) <= passages]
-        text = text[max(text.rfind("["), text.rfind("]")) + 1 :]  # text after a stray bracket is the sentence
-        sentence = SENTENCE_BREAK.split(text.strip())[-1].strip()
-        if numbers and re.search(r"\w", sentence):
-            statements.append((sentence, list(dict.fromkeys(numbers))))
-    return statements
+def _citation(n: int, hit: Hit) -> Citation:
+    return Citation(n=n, doc_id=hit.doc.doc_id, title=hit.doc.title, date=hit.doc.date, source=hit.doc.source,
+                    quote=hit.chunk.text, score=round(hit.dense, 4))
 
 
 def _quoted(text: str) -> str:
     return DELIMITER.sub("", text)
-
-
-def _renumbered(extractive: Answer, verdicts: list[tuple[str, list[int], Support]], hits: list[Hit]) -> Answer:
-    """The supported sentences, their passages numbered 1, 2, … in order of first citation."""
-    numbers: dict[int, int] = {}
-    parts = []
-    for text, cited, verdict in verdicts:
-        if verdict.supported:
-            markers = "".join(f"[{numbers.setdefault(n, len(numbers) + 1)}]" for n in cited)
-            parts.append(f"{text} {markers}")
-    citations = tuple(
-        Citation(n=new, doc_id=hits[old - 1].doc.doc_id, title=hits[old - 1].doc.title, date=hits[old - 1].doc.date,
-                 source=hits[old - 1].doc.source, quote=hits[old - 1].chunk.text, score=round(hits[old - 1].dense, 4))
-        for old, new in numbers.items()
-    )
-    return Answer(extractive.question, " ".join(parts), True, citations, extractive.confidence, "llm",
-                  _checked(verdicts, numbers))

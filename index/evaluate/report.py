@@ -22,6 +22,7 @@ LABELS = {
     "latency_p95_ms": "latency p95 (ms)",
     # With an LLM only (CITEBOT_LLM_*): of the answers it was asked to word,
     "llm_answered": "LLM worded the answer",
+    "llm_first_sentence_p50_ms": "first checked sentence p50 (ms)",
     "llm_fell_back": "LLM refused, extractive",
     "llm_sentences_shown": "LLM sentences shown",
     "llm_shown_unquoted": "shown, name/number unquoted",

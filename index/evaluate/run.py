@@ -66,6 +66,7 @@ class ItemResult:
     llm_shown: int = 0  # of those, shown to the user
     llm_mode: bool = False  # the answer is the LLM's (else extractive, fallen back if it wrote any)
     shown_unquoted: int = 0  # shown LLM sentences with a number or name absent from their cited passages
+    first_sentence_ms: float | None = None  # with an LLM: when its first checked sentence could be shown
 
 
 @dataclass
@@ -145,8 +146,11 @@ Similarity = Callable[[str, str], float]
 
 def evaluate(items: list[EvalItem], ask: Asker, similarity: Similarity | None, k: int,
              progress: Callable[[Iterable[EvalItem]], Iterable[EvalItem]] = lambda x: x,
-             threshold: float | None = None, not_found_text: str = "") -> dict[str, Any]:
+             threshold: float | None = None, not_found_text: str = "", streams: bool = False) -> dict[str, Any]:
     """Run every item through `ask` (answer and ranked hits or document ids) and score it.
+
+    With `streams`, `ask` takes `on_text` (an LLM's checked text so far), and the time to the first
+    checked sentence is measured too.
 
     With a `threshold`, `ask` answers every question and the threshold is applied here, so
     the report also knows whether each declined answer would have been right: what the
@@ -154,8 +158,10 @@ def evaluate(items: list[EvalItem], ask: Asker, similarity: Similarity | None, k
     """
     results = []
     for item in progress(items):
+        first: list[float] = []
         start = time.perf_counter()
-        answer, ranked = ask(item.question)
+        answer, ranked = ask(item.question, on_text=lambda _: first or first.append(time.perf_counter())) \
+            if streams else ask(item.question)
         latency = (time.perf_counter() - start) * 1000
         retrieved = _ranked_docs(ranked)
         right = None if item.unanswerable or not item.must_contain else _contains(answer, item.must_contain)
@@ -163,6 +169,7 @@ def evaluate(items: list[EvalItem], ask: Asker, similarity: Similarity | None, k
             answer = replace(answer, found=False, answer=not_found_text, citations=())
         result = score_item(item, answer, retrieved, k, similarity, latency)
         result.right_if_answered = False if item.unanswerable else right
+        result.first_sentence_ms = round((first[0] - start) * 1000, 1) if first else None
         results.append(result)
     return {"k": k, "items": len(results), "threshold": threshold, "metrics": summarise(results),
             "results": [asdict(r) for r in results]}
@@ -257,7 +264,9 @@ def _llm_summary(results: list[ItemResult]) -> dict[str, float]:
     if not asked:
         return {}
     written = sum(r.llm_written for r in asked)
-    return {"llm_answered": round(sum(r.llm_mode for r in asked) / len(asked), 4),
+    firsts = [r.first_sentence_ms for r in asked if r.first_sentence_ms is not None]
+    return {"llm_first_sentence_p50_ms": round(percentile(firsts, 0.5), 1) if firsts else None,
+            "llm_answered": round(sum(r.llm_mode for r in asked) / len(asked), 4),
             "llm_fell_back": round(sum(not r.llm_mode for r in asked) / len(asked), 4),
             "llm_sentences_shown": round(sum(r.llm_shown for r in asked) / written, 4),
             "llm_shown_unquoted": float(sum(r.shown_unquoted for r in asked))}
