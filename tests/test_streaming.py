@@ -155,3 +155,13 @@ def test_the_terminal_chat_prints_each_checked_sentence_as_it_passes(llm_pipelin
     run_chat(llm_pipeline, read=lambda _: questions.pop(0), write=lines.append, write_part=parts.append)
     assert parts == [f"{BANNED}. [1]", f" {DETAINED}. [1]"]  # as they passed; the Pope never
     assert lines[-1].startswith("\n\nSources:\n[1] European Parliament motion")  # the rest of the answer
+
+
+def test_prompt_scaffolding_a_small_model_echoes_is_never_shown(pipeline):
+    hits = pipeline.search(QUESTION)
+    # What SmolLM2-135M wrote on two eval questions: an echoed delimiter, and the question itself.
+    reply = CheckedReply(hits, pipeline.support)
+    reply.add(f">>\n\nQuestion: {QUESTION} [1]\n\n\"\n\n{BANNED} [1].")
+    reply.finish()
+    assert reply.shown == f"{BANNED}. [1]"
+    assert [sentence for sentence, _, _ in reply.verdicts] == [f"{BANNED}."]  # a question states nothing

@@ -25,6 +25,8 @@ MAX_DIGITS = 4  # a longer "number" is no passage of ours, and int() refuses 5,0
 # A sentence is complete once what follows its stop or its markers is neither space nor "[": a marker
 # after "claim." still cites it, and a stop after "claim [1]" still belongs to it.
 COMPLETE = re.compile(r"[.!?\]]\s+(?=[^\s\[.!?])")
+# ">>" of an echoed delimiter, list dashes, stray marks, a quote mark that opens nothing
+LEADING_JUNK = re.compile(r"^(?:[^\w\"“‘'(]|[\"“‘'](?=\s))+")
 DECLINE = "NOT FOUND"
 MAX_REPLY_CHARS = 16_000  # a reply of REPLY_TOKENS is about 1,500; an endpoint gone wild is cut here
 
@@ -63,11 +65,12 @@ def cited_statements(reply: str, passages: int) -> list[tuple[str, list[int]]]:
 
 def _sentences(text: str) -> list[str]:
     text = text[max(text.rfind("["), text.rfind("]")) + 1 :]  # text after a stray bracket is the sentence
-    return [s.strip() for s in SENTENCE_BREAK.split(text.strip())]
+    return [LEADING_JUNK.sub("", s.strip()) for s in SENTENCE_BREAK.split(text.strip())]
 
 
 def _worded(sentence: str) -> bool:
-    return re.search(r"\w", sentence) is not None
+    """A statement: words, and not a question (a small model echoes the prompt's "Question: …?")."""
+    return re.search(r"\w", sentence) is not None and not sentence.endswith("?")
 
 
 @dataclass
