@@ -50,6 +50,7 @@ def test_question_gets_a_cited_html_answer_with_source_and_vote_buttons(fake):
     rows = keyboard(reply)
     assert rows[0][0]["text"] == "📄 1" and rows[0][0]["callback_data"].startswith("src:")
     assert [b["text"] for b in rows[-1]] == ["👍", "👎"]
+    assert not fake.sent("sendMessageDraft", chat) and not fake.sent("editMessageText", chat)  # no LLM: no preview
 
 
 def test_typing_is_shown_while_a_slow_answer_is_worked_on(fake, bot):
