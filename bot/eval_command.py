@@ -89,7 +89,8 @@ def _run_pipeline(items, settings: Settings, args: argparse.Namespace) -> dict:
     from index.pipeline import Pipeline
 
     # Every question is answered and the threshold applied by the eval, so it knows what each declined
-    # answer would have been: the plot and the calibration table need that.
+    # answer would have been: the plot and the calibration table need that. An LLM still words only the
+    # answers over the threshold (pipeline.llm_min_confidence), as for a user: its figures are theirs.
     pipeline = Pipeline.open(settings)
     threshold, pipeline.min_confidence = pipeline.min_confidence, 0.0
     similarity = embedding_similarity(pipeline.embedder.encode_passages)

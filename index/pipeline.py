@@ -51,6 +51,8 @@ class Pipeline:
         self.min_confidence = settings.min_confidence if settings.min_confidence is not None \
             else self.calibration.threshold if self.calibration is not None else 0.5
         self.generator = generator  # the optional LLM; None answers extractively
+        # The LLM words only answers a user would get; the eval lowers min_confidence to see every answer.
+        self.llm_min_confidence = self.min_confidence
         self._reload_lock = threading.Lock()
         self._refused: str | None = None  # a published version that failed to load
         self._last_sentence: tuple[str, Any] = ("", None)  # the LLM sentence last checked, and its vector
@@ -106,7 +108,8 @@ class Pipeline:
         not_found = self.prompts.render("not_found", question=asked.text)
         answer = compose(asked, hits, self.scorer, self.calibration, self.min_confidence,
                          self.settings.answer_sentences, not_found)
-        if answer.found and self.generator is not None:  # the evidence suffices: let the LLM word it
+        if answer.found and self.generator is not None and answer.confidence >= self.llm_min_confidence:
+            # the evidence suffices: let the LLM word it
             answer = self.generator.answer(answer, llm_evidence(answer, hits, self.settings.llm_passages), self.support,
                                            on_text)
         return answer, hits

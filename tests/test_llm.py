@@ -141,3 +141,25 @@ def test_the_llm_reads_the_passages_the_extractive_answer_quotes_first(fake_llm,
     prompt = fake_llm.prompts[-1]
     assert "<<<PASSAGE [1]" in prompt and "<<<PASSAGE [2]" not in prompt and quoted in prompt  # less to read
     assert answer.mode == "llm" and answer.citations[0].quote == quoted
+
+
+def test_the_eval_asks_the_llm_only_where_a_user_would_get_an_answer(fake_llm, built_index, tmp_path, monkeypatch,
+                                                                    capsys):
+    import json
+
+    from bot.cli import main
+
+    fake_llm.replies = ["The DVK movement was banned on 13 March 2018 [1]."]
+    items = [{"id": "ban", "question": QUESTION, "must_contain": ["13 March 2018"]},
+             {"id": "paris", "question": "What is the capital of France?", "unanswerable": True}]
+    path = tmp_path / "qa.jsonl"
+    path.write_text("\n".join(json.dumps(item) for item in items))
+    for name, value in (("PROVIDER", "openai"), ("MODEL", "fake-model"), ("BASE_URL", fake_llm.base_url)):
+        monkeypatch.setenv(f"CITEBOT_LLM_{name}", value)
+    assert main(["eval", str(path), "--index-dir", str(built_index), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert len(fake_llm.prompts) == 1 and QUESTION in fake_llm.prompts[0]  # not the question it declines
+    worded = report["results"][0]
+    assert worded["llm_mode"] and worded["answer"] == "The DVK movement was banned on 13 March 2018. [1]"
+    assert 0 < worded["first_sentence_ms"] <= worded["latency_ms"]
+    assert report["metrics"]["llm_answered"] == 1.0 and report["metrics"]["handled_right"] == 1.0
