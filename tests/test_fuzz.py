@@ -1,5 +1,5 @@
 """Property-based tests of everything that reads untrusted input: documents, cleaning, chunking, what is sent
-to Telegram, the /source and button parsers, and settings.
+to Telegram, the /source and button parsers, settings, and an LLM's reply as it streams in.
 
 `make test` runs each with the "ci" profile, `make fuzz` with the "fuzz" one (both in conftest.py).
 """
@@ -21,6 +21,8 @@ from bot.render import source_number
 from bot.telegram_render import TELEGRAM_LIMIT, answer_messages, passage_messages
 from index.ingest.chunking import chunk_document
 from index.ingest.clean import clean_text
+from index.answer.reply import CheckedReply
+from index.answer.support import Support
 from index.ingest.readers import DocumentError, read_document
 from index.schema import Answer, Citation, Document
 from index.settings import Settings
@@ -194,3 +196,42 @@ def test_a_numeric_setting_is_a_sane_number_or_refused_by_name(name, value):
                              ("lt", lambda b: number < b), ("le", lambda b: number <= b)):
             if number is not None and getattr(check, bound, None) is not None:
                 assert holds(getattr(check, bound))
+
+
+# What an LLM's reply is made of: words, stops, markers (in and out of range, runs, stray brackets), echoes.
+REPLY_PIECES = st.sampled_from(["The", "council", "met", "in", "2018", "Pope", "NOT FOUND", "not", "e.g.", "Mr.",
+                                ".", "!", "?", ",", " ", "  ", "\n", "\n\n", "\t", "[1]", "[2]", "[9]", "[0]",
+                                "[12345]", "[", "]", "[1][2]", "[1] [2]", ">>", "<<<", "\"", "Question:", "ü"])
+
+
+def _stand_in_check(sentence: str, cited: list) -> Support:
+    """A stand-in for the support check, which needs the model: a sentence is supported iff it names the council."""
+    return Support("council" in sentence, 1.0 if "council" in sentence else 0.0)
+
+
+def _read(pieces: list[str], hits: list) -> CheckedReply:
+    shown: list[str] = []
+    reply = CheckedReply(hits, _stand_in_check, shown.append, most=3)
+    for piece in pieces:
+        if reply.add(piece):
+            break
+    reply.finish()
+    # What was shown grew sentence by sentence, each step a supported sentence more, and ended as the answer.
+    assert all(b.startswith(a + " ") for a, b in zip(shown, shown[1:])) and (shown[-1] if shown else "") == reply.shown
+    # Shown: the supported sentences, in order, each with its markers, and nothing else.
+    supported = [text for text, _, verdict in reply.verdicts if verdict.supported]
+    assert re.sub(r" (?:\[\d+\])+", "", reply.shown) == " ".join(supported) and len(supported) <= 3
+    assert len(re.findall(r"(?:\[\d+\])+", reply.shown)) == len(supported)
+    return reply
+
+
+@given(st.lists(REPLY_PIECES, max_size=80), st.data())
+def test_a_reply_read_in_any_pieces_is_checked_and_shown_as_if_read_whole(words, data):
+    hits = [object(), object()]  # the stand-in check never reads them; two passages make [1] and [2] valid
+    text = "".join(words)
+    whole = _read([text], hits)
+    cuts = sorted(data.draw(st.sets(st.integers(1, max(1, len(text) - 1)), max_size=30)))
+    pieces = [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)])]
+    streamed = _read(pieces, hits)
+    assert (streamed.shown, streamed.declined, [(t, c) for t, c, _ in streamed.verdicts]) == \
+        (whole.shown, whole.declined, [(t, c) for t, c, _ in whole.verdicts])

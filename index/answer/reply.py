@@ -64,8 +64,10 @@ def cited_statements(reply: str, passages: int) -> list[tuple[str, list[int]]]:
 
 
 def _sentences(text: str) -> list[str]:
-    text = text[max(text.rfind("["), text.rfind("]")) + 1 :]  # text after a stray bracket is the sentence
-    return [LEADING_JUNK.sub("", s.strip()) for s in SENTENCE_BREAK.split(text.strip())]
+    # Of a sentence with a stray bracket, the text after it is the sentence: what comes later never
+    # changes a sentence already complete, so a reply read in pieces reads as if whole.
+    return [LEADING_JUNK.sub("", s[max(s.rfind("["), s.rfind("]")) + 1 :].strip())
+            for s in SENTENCE_BREAK.split(text.strip())]
 
 
 def _worded(sentence: str) -> bool:
