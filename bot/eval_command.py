@@ -27,6 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--splits", type=Path, default=None, help="split file (default eval/splits.json)")
     parser.add_argument("--baseline", action="store_true",
                         help="also run a default llama-index pipeline on the same items, side by side")
+    parser.add_argument("--llm", action="store_true",
+                        help="with an LLM configured, also answer the same items extractively, side by side")
     parser.add_argument("--from-feedback", nargs="?", const="", metavar="LOG",
                         help="print 👎-voted answers of the bot's feedback log as items to complete")
 
@@ -96,9 +98,20 @@ def _run_pipeline(items, settings: Settings, args: argparse.Namespace) -> dict:
     similarity = embedding_similarity(pipeline.embedder.encode_passages)
     progress = _progress_bar if sys.stderr.isatty() and not args.json else (lambda values: values)
     not_found = pipeline.prompts.render("not_found", question="")
+    if args.llm and args.baseline:
+        raise EvalError("give --llm or --baseline, not both: the report has one column beside citebot's")
+    if args.llm and pipeline.generator is None:
+        raise EvalError("--llm needs an LLM: CITEBOT_LLM_MODEL_PATH, or CITEBOT_LLM_PROVIDER=openai with "
+                        "CITEBOT_LLM_MODEL and CITEBOT_LLM_BASE_URL")
     report = evaluate(items, pipeline.ask_traced, similarity, settings.top_k, progress, threshold, not_found,
                       streams=pipeline.generator is not None)
     report["calibration"] = settings.calibration
+    if args.llm:  # the same pipeline without its LLM, on the same items: what the wording changed
+        generator, pipeline.generator = pipeline.generator, None
+        report["label"], report["extractive"] = "with LLM", evaluate(items, pipeline.ask_traced, similarity,
+                                                                     settings.top_k, progress, threshold, not_found)
+        report["extractive"]["label"] = "extractive"
+        pipeline.generator = generator
     if args.baseline:
         from index.evaluate.baseline import baseline_asker
 
@@ -108,7 +121,7 @@ def _run_pipeline(items, settings: Settings, args: argparse.Namespace) -> dict:
 
 
 def _write_outputs(report: dict, args: argparse.Namespace, table, markdown) -> None:
-    baseline = report.get("baseline")
+    baseline = report.get("baseline") or report.get("extractive")  # the column beside citebot's
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=1))
     else:

@@ -156,10 +156,26 @@ def test_the_eval_asks_the_llm_only_where_a_user_would_get_an_answer(fake_llm, b
     path.write_text("\n".join(json.dumps(item) for item in items))
     for name, value in (("PROVIDER", "openai"), ("MODEL", "fake-model"), ("BASE_URL", fake_llm.base_url)):
         monkeypatch.setenv(f"CITEBOT_LLM_{name}", value)
-    assert main(["eval", str(path), "--index-dir", str(built_index), "--json"]) == 0
+    assert main(["eval", str(path), "--index-dir", str(built_index), "--llm", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert len(fake_llm.prompts) == 1 and QUESTION in fake_llm.prompts[0]  # not the question it declines
     worded = report["results"][0]
     assert worded["llm_mode"] and worded["answer"] == "The DVK movement was banned on 13 March 2018. [1]"
     assert 0 < worded["first_sentence_ms"] <= worded["latency_ms"]
     assert report["metrics"]["llm_answered"] == 1.0 and report["metrics"]["handled_right"] == 1.0
+    # --llm: the same items answered without it, beside
+    extractive = report["extractive"]
+    assert extractive["results"][0]["answer"].startswith("whereas the Democratic Choice of Kazakhstan (DVK)")
+    assert "llm_answered" not in extractive["metrics"] and extractive["metrics"]["handled_right"] == 1.0
+    assert main(["eval", str(path), "--index-dir", str(built_index), "--llm"]) == 0
+    header = capsys.readouterr().out.splitlines()[1]
+    assert header.split()[1:] == ["with", "LLM", "extractive"]
+
+
+def test_eval_with_llm_but_no_llm_configured_says_what_to_set(built_index, tmp_path, capsys):
+    from bot.cli import main
+
+    path = tmp_path / "qa.jsonl"
+    path.write_text('{"question": "When was the DVK movement banned?", "must_contain": ["2018"]}')
+    assert main(["eval", str(path), "--index-dir", str(built_index), "--llm"]) == 1
+    assert "--llm needs an LLM: CITEBOT_LLM_MODEL_PATH" in capsys.readouterr().err

@@ -22,7 +22,7 @@ LABELS = {
     "latency_p95_ms": "latency p95 (ms)",
     # With an LLM only (CITEBOT_LLM_*): of the answers it was asked to word,
     "llm_answered": "LLM worded the answer",
-    "llm_first_sentence_p50_ms": "first checked sentence p50 (ms)",
+    "llm_first_sentence_p50_ms": "LLM first sentence p50 (ms)",
     "llm_fell_back": "LLM refused, extractive",
     "llm_sentences_shown": "LLM sentences shown",
     "llm_shown_unquoted": "shown, name/number unquoted",
@@ -38,9 +38,15 @@ def _cell(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}" if value <= 1.0 else f"{value:.1f}"
 
 
+def _label(report: dict[str, Any], default: str) -> str:
+    """A column's name: "with LLM" and "extractive" for `citebot eval --llm`."""
+    return report.get("label", default)
+
+
 def table(report: dict[str, Any], baseline: dict[str, Any] | None = None) -> str:
     """Metrics as aligned text, with the baseline beside them when given."""
-    header = f"{'metric':28s} {'citebot':>10s}" + (f" {'baseline':>10s}" if baseline else "")
+    header = f"{'metric':28s} {_label(report, 'citebot'):>10s}" + \
+        (f" {_label(baseline, 'baseline'):>10s}" if baseline else "")
     lines = [f"{report['items']} items, k={report['k']}", header, "-" * len(header)]
     for key, label in _present(report):
         row = f"{label:28s} {_cell(report['metrics'][key]):>10s}"
@@ -64,7 +70,7 @@ def markdown(report: dict[str, Any], baseline: dict[str, Any] | None = None, wor
              extra: list[str] | None = None) -> str:
     """The report as Markdown; `extra` lines (a calibration table, a plot) go between the metrics and the worst items."""
     lines = ["# Evaluation", "", f"{report['items']} items, k={report['k']}.", "",
-             "| metric | citebot |" + (" baseline |" if baseline else ""),
+             f"| metric | {_label(report, 'citebot')} |" + (f" {_label(baseline, 'baseline')} |" if baseline else ""),
              "|---|---|" + ("---|" if baseline else "")]
     for key, label in _present(report):
         row = f"| {label} | {_cell(report['metrics'][key])} |"
