@@ -114,3 +114,29 @@ def subprocess_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CITEBOT_")}
     env["PYTHONPATH"] = os.pathsep.join([str(TESTS / "guard_site"), str(TESTS)])
     return env
+
+
+@pytest.fixture
+def fake_llm():
+    """The fake OpenAI-compatible endpoint on 127.0.0.1 (tests/fake_openai.py): the stand-in for an LLM."""
+    from fake_openai import FakeOpenAI
+
+    fake = FakeOpenAI()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def llm_settings(fake_llm, built_index, corpus_dir):
+    """Settings that answer with the fake endpoint over the session index."""
+    from index.settings import Settings
+
+    return Settings(corpus_dir=corpus_dir, index_dir=built_index, llm_provider="openai", llm_model="fake-model",
+                    llm_base_url=fake_llm.base_url)
+
+
+@pytest.fixture
+def llm_pipeline(llm_settings, embedder):
+    from index.pipeline import Pipeline
+
+    return Pipeline.open(llm_settings, embedder)

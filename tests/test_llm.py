@@ -4,26 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from fake_openai import FakeOpenAI
 from index.answer.llm import LlmUnavailable, cited_statements
 from index.pipeline import Pipeline
 from index.settings import Settings
 
 QUESTION = "When was the Democratic Choice of Kazakhstan movement banned?"
-
-
-@pytest.fixture
-def fake_llm():
-    fake = FakeOpenAI()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def llm_pipeline(fake_llm, built_index, corpus_dir, embedder):
-    settings = Settings(corpus_dir=corpus_dir, index_dir=built_index, llm_provider="openai", llm_model="fake-model",
-                        llm_base_url=fake_llm.base_url)
-    return Pipeline.open(settings, embedder)
 
 
 def test_llm_answer_is_cited_and_renumbered(llm_pipeline, fake_llm):
@@ -130,14 +115,11 @@ def test_a_gguf_path_that_is_not_a_file_is_a_clear_error(built_index, corpus_dir
                                llm_model_path=tmp_path / "missing.gguf"), embedder)
 
 
-def test_the_llm_reads_the_passages_the_extractive_answer_quotes_first(fake_llm, built_index, corpus_dir, embedder,
-                                                                        pipeline):
+def test_the_llm_reads_the_passages_the_extractive_answer_quotes_first(fake_llm, llm_settings, embedder, pipeline):
     question = "Who was the chair of the delegation?"
     quoted = pipeline.ask(question).citations[0].quote  # the extractive answer's passage
-    settings = Settings(corpus_dir=corpus_dir, index_dir=built_index, llm_provider="openai", llm_model="fake-model",
-                        llm_base_url=fake_llm.base_url, llm_passages=1)
     fake_llm.replies = ["Christian Sagartz chaired the delegation [1]."]
-    answer = Pipeline.open(settings, embedder).ask(question)
+    answer = Pipeline.open(llm_settings.model_copy(update={"llm_passages": 1}), embedder).ask(question)
     prompt = fake_llm.prompts[-1]
     assert "<<<PASSAGE [1]" in prompt and "<<<PASSAGE [2]" not in prompt and quoted in prompt  # less to read
     assert answer.mode == "llm" and answer.citations[0].quote == quoted

@@ -11,36 +11,14 @@ import random
 import sys
 import time
 
-import pytest
-
 from bot.live_reply import DRAFT_INTERVAL, EDIT_INTERVAL, GROWING
 from bot_harness import assert_telegram_html, running_bot
-from fake_openai import FakeOpenAI
 from index.answer.reply import CheckedReply
-from index.pipeline import Pipeline
-from index.settings import Settings
 
 QUESTION = "When was the Democratic Choice of Kazakhstan movement banned?"
 BANNED = "The DVK movement was banned on 13 March 2018"
 DETAINED = "A number of people were detained for sharing DVK materials and participating in its rallies"
 POPE = "The ban was ordered by the Pope in Rome"  # no passage says so
-
-
-@pytest.fixture
-def fake_llm():
-    fake = FakeOpenAI()
-    yield fake
-    fake.stop()
-
-
-def _settings(fake_llm, built_index, corpus_dir) -> Settings:
-    return Settings(corpus_dir=corpus_dir, index_dir=built_index, llm_provider="openai", llm_model="fake-model",
-                    llm_base_url=fake_llm.base_url)
-
-
-@pytest.fixture
-def llm_pipeline(fake_llm, built_index, corpus_dir, embedder):
-    return Pipeline.open(_settings(fake_llm, built_index, corpus_dir), embedder)
 
 
 def _reply(hits) -> str:
@@ -74,12 +52,11 @@ def test_each_sentence_is_shown_once_checked_however_the_reply_is_cut(pipeline):
     assert shown and _fed(pipeline, hits, list(text))[1][0][0] == text.index(POPE) + 1 < len(text) // 2
 
 
-def test_the_cli_prints_the_first_checked_sentence_while_the_model_still_writes(fake_llm, built_index, corpus_dir,
-                                                                                 embedder, monkeypatch):
+def test_the_cli_prints_the_first_checked_sentence_while_the_model_still_writes(llm_pipeline, fake_llm, built_index,
+                                                                                 corpus_dir, monkeypatch):
     from bot.cli import main
 
-    hits = Pipeline.open(_settings(fake_llm, built_index, corpus_dir), embedder).search(QUESTION)
-    fake_llm.replies, fake_llm.chunk_delay = [_reply(hits)], 0.1
+    fake_llm.replies, fake_llm.chunk_delay = [_reply(llm_pipeline.search(QUESTION))], 0.1
     printed: list[tuple[float, str]] = []
 
     class Terminal(io.StringIO):

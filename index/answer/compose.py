@@ -98,7 +98,7 @@ def _cite(question: str, hits: list[Hit], chosen: list[Unit], confidence: float)
     best_score = {}
     for unit in chosen:
         best_score.setdefault(unit.hit_rank, unit.score)
-    citations = tuple(_citation(n, hits[rank], best_score[rank]) for rank, n in numbers.items())
+    citations = tuple(citation(n, hits[rank], best_score[rank]) for rank, n in numbers.items())
     return Answer(question=question, answer=" ".join(statements), found=True, citations=citations,
                   confidence=confidence)
 
@@ -143,12 +143,13 @@ def _not_found(question: str, hits: list[Hit], units: list[Unit], not_found_text
     for unit in units:
         evidence.setdefault(unit.hit_rank, unit.score)
     closest = sorted(range(len(hits)), key=lambda rank: (-evidence.get(rank, 0.0), rank))[:CLOSEST_SHOWN]
-    citations = tuple(_citation(n, hits[rank], evidence.get(rank, 0.0)) for n, rank in enumerate(closest, 1))
+    citations = tuple(citation(n, hits[rank], evidence.get(rank, 0.0)) for n, rank in enumerate(closest, 1))
     return Answer(question=question, answer=not_found_text, found=False, citations=citations,
                   confidence=confidence)
 
 
-def _citation(n: int, hit: Hit, score: float) -> Citation:
+def citation(n: int, hit: Hit, score: float) -> Citation:
+    """Passage `hit`, numbered `n` in the answer; `score`: how strongly it answers."""
     return Citation(
         n=n,
         doc_id=hit.doc.doc_id,

@@ -16,9 +16,10 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, Protocol
 
+from index.answer.compose import citation
 from index.answer.prompts import Prompts
 from index.answer.reply import CheckedReply, SupportCheck, Verdict, cited_statements
-from index.schema import Answer, CheckedSentence, Citation, Hit
+from index.schema import Answer, CheckedSentence, Hit
 from index.settings import Settings
 
 __all__ = ["LlmAnswerer", "LlmUnavailable", "cited_statements"]
@@ -102,25 +103,20 @@ class LlmAnswerer:
             if not reply.declined:
                 log.info("no sentence of the LLM's reply is supported by its passages; answering extractively")
             return replace(extractive, sentences=_checked(reply.verdicts, {}))
-        citations = tuple(_citation(new, hits[old - 1]) for old, new in reply.numbers.items())
+        citations = tuple(citation(new, hits[old - 1], hits[old - 1].dense) for old, new in reply.numbers.items())
         return Answer(extractive.question, reply.shown, True, citations, extractive.confidence, "llm",
                       _checked(reply.verdicts, reply.numbers))
 
 
 def evidence(answer: Answer, hits: list[Hit], count: int) -> list[Hit]:
     """The passages the LLM reads: those the extractive answer quotes first, then the best of the rest."""
-    quoted = {citation.quote for citation in answer.citations}
+    quoted = {cited.quote for cited in answer.citations}
     return ([hit for hit in hits if hit.chunk.text in quoted] + [hit for hit in hits if hit.chunk.text not in quoted])[:count]
 
 
 def _checked(verdicts: list[Verdict], numbers: dict[int, int]) -> tuple[CheckedSentence, ...]:
     return tuple(CheckedSentence(text, tuple(numbers.get(n, 0) for n in cited), v.supported, v.alignment, v.missing,
                                  v.negation) for text, cited, v in verdicts)
-
-
-def _citation(n: int, hit: Hit) -> Citation:
-    return Citation(n=n, doc_id=hit.doc.doc_id, title=hit.doc.title, date=hit.doc.date, source=hit.doc.source,
-                    quote=hit.chunk.text, score=round(hit.dense, 4))
 
 
 def _quoted(text: str) -> str:
