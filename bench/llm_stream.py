@@ -41,11 +41,8 @@ def smollm2() -> Path:
 def questions(pipeline, count: int) -> list[str]:
     items = select_part(load_items(ROOT / "eval" / "qa.jsonl").items, "development", load_splits(DEFAULT_SPLITS))
     asked = [item.question for item in items if not item.unanswerable]
-    generator, pipeline.generator = pipeline.generator, None  # extractive: which questions would reach the LLM
-    try:
+    with pipeline.without_llm():  # which questions would reach the LLM
         return [q for q in asked if pipeline.ask(q).found][:count]
-    finally:
-        pipeline.generator = generator
 
 
 def run(pipeline, asked: list[str], passages: int) -> dict[str, Any]:

@@ -107,11 +107,10 @@ def _run_pipeline(items, settings: Settings, args: argparse.Namespace) -> dict:
                       streams=pipeline.generator is not None)
     report["calibration"] = settings.calibration
     if args.llm:  # the same pipeline without its LLM, on the same items: what the wording changed
-        generator, pipeline.generator = pipeline.generator, None
-        report["label"], report["extractive"] = "with LLM", evaluate(items, pipeline.ask_traced, similarity,
-                                                                     settings.top_k, progress, threshold, not_found)
-        report["extractive"]["label"] = "extractive"
-        pipeline.generator = generator
+        with pipeline.without_llm():
+            report["extractive"] = evaluate(items, pipeline.ask_traced, similarity, settings.top_k, progress,
+                                            threshold, not_found)
+        report["label"], report["extractive"]["label"] = "with LLM", "extractive"
     if args.baseline:
         from index.evaluate.baseline import baseline_asker
 

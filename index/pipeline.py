@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from index.answer.compose import compose
@@ -113,6 +114,16 @@ class Pipeline:
             answer = self.generator.answer(answer, llm_evidence(answer, hits, self.settings.llm_passages), self.support,
                                            on_text)
         return answer, hits
+
+    @contextmanager
+    def without_llm(self) -> Iterator[Pipeline]:
+        """Answer extractively inside the block (the eval's and the benchmark's comparison; not for a serving
+        pipeline, whose other threads would see it too)."""
+        generator, self.generator = self.generator, None
+        try:
+            yield self
+        finally:
+            self.generator = generator
 
     def support(self, sentence: str, cited: list[Hit]) -> Support:
         """Do the cited passages say what `sentence` says (index.answer.support)?"""
