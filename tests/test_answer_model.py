@@ -78,15 +78,29 @@ def test_training_is_reproducible_and_the_json_scores_as_sklearn_did():
     assert figures["set"]["handled_right"] > 0.65  # always declining would handle half
 
 
+def test_the_threshold_does_not_follow_the_share_of_unanswerable_questions():
+    from index.evaluate.train import _best_threshold
+
+    answerable, unanswerable = np.linspace(0.2, 0.9, 100), np.linspace(0.1, 0.7, 50)
+
+    def threshold(copies: int) -> float:
+        right = np.concatenate([np.ones(len(answerable), bool), np.zeros(len(unanswerable) * copies, bool)])
+        return _best_threshold(np.concatenate([answerable, *[unanswerable] * copies]), right, right.copy())
+
+    # Counted plainly, a third of the set unanswerable gave 0.20 and three fifths gave 0.69.
+    assert threshold(1) == threshold(3) == 0.66
+
+
 KNOWN_MISS = "the feature scorer misjudges it (README, 'Answer quality'); strict, so a fix shows"
 
 
 @pytest.mark.parametrize(("question", "expected"), [
-    # The right unit ranks first (the label line under its heading), at confidence 0.47, under the threshold 0.55.
-    pytest.param("who chaired the DROI delegation?", "Sagartz", marks=pytest.mark.xfail(strict=True, reason=KNOWN_MISS)),
+    # The answer is a "Label: value" line under a heading ("Composition of the delegation").
+    ("who chaired the DROI delegation?", "Sagartz"),
     ("alga party leader released on parole - who?", "Vladimir Kozlov"),
     ("whats the EU doing about torture in kz prisons", "torture"),
-    # "hr" is a corpus term here (the HR/VP), so the right sentence, which spells out "Human Rights", lacks it.
+    # "hr" is a corpus term here (the HR/VP), so the right sentence, which spells out "Human Rights", lacks it:
+    # it ranks first, at confidence 0.36 against the threshold 0.54.
     pytest.param("u know when the hr dialogue in 2017 happened?", "29 November 2017",
                  marks=pytest.mark.xfail(strict=True, reason=KNOWN_MISS)),
 ])
@@ -101,7 +115,7 @@ def test_questions_from_the_issue_are_answered(pipeline, question, expected):
     "What is the capital of France?",
     "how many torture victims did the MEPs meet in Almaty?",
     "when did Bokayev get out of prison",
-    # A sentence naming the foundation still looks like an answer to the scorer.
+    # A sentence naming the foundation still looks like an answer to the scorer (confidence 0.72).
     pytest.param("who founded the Open Dialog Foundation", marks=pytest.mark.xfail(strict=True, reason=KNOWN_MISS)),
 ])
 def test_questions_the_documents_do_not_answer_are_declined(pipeline, question):

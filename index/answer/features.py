@@ -31,7 +31,8 @@ FEATURES = (
 MIN_WORDS = 3  # shorter units are scraps, unless a "Label: value" line
 BM25_K1, BM25_B, MEAN_UNIT_TERMS = 1.2, 0.75, 12.0
 RAREST = 2  # the question's rarest terms: the ones a look-alike unanswerable question changes
-LABEL_LINE = re.compile(r"^[A-Z][^.:!?\n]{1,60}:\s+\S")
+# At the start of any line: a heading unit carries the line under it ("Composition…\n\nChair of the delegation: …").
+LABEL_LINE = re.compile(r"^[A-Z][^.:!?\n]{1,60}:\s+\S", re.MULTILINE)
 SPECIFIC = re.compile(r"(?<!^)(?<![.!?]\s)\b([A-Z][\w'-]*|\d[\d,.]*)")
 
 
@@ -83,7 +84,7 @@ def candidates(question: Question, hits: list[Hit]) -> tuple[list[Candidate], np
             text = hit.chunk.text[start:end]
             where = (hit.chunk.doc_id, hit.chunk.start + start)
             words = len(text.split())
-            label = bool(LABEL_LINE.match(text))
+            label = bool(LABEL_LINE.search(text))
             if where in seen or (words < MIN_WORDS and not (label and words >= 2)):
                 continue
             seen.add(where)
