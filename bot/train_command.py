@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from index.ingest.build import update_index
+    from index.ingest.build import expected_meta, update_index
     from index.evaluate.datasets import DEFAULT_SPLITS, load_splits, squad_to_corpus
     from index.embed.encoders import open_encoder
     from index.evaluate.run import load_items
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         pipeline = _evidence_pipeline(set_settings, encoder)
         print(f"citebot: reading {name} ({items_path})", file=sys.stderr)
         rows += labelled_questions(name, loaded[name], pipeline.evidence, report_docs)
-    scorer, figures = fit(rows, data_card(loaded, report_docs))
+    scorer, figures = fit(rows, data_card(loaded, report_docs, expected_meta(settings)))
     out = args.out or settings.answer_model
     write_model(scorer, out)
     print(json.dumps(figures, indent=1))

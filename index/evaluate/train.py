@@ -192,8 +192,11 @@ def _best_threshold(confidence: np.ndarray, correct: np.ndarray, answerable: np.
     return float(grid[int(np.argmax(np.round(smoothed, 9)))])
 
 
-def data_card(sets: dict[str, list[EvalItem]], report_docs: frozenset[str]) -> dict[str, Any]:
+def data_card(sets: dict[str, list[EvalItem]], report_docs: frozenset[str], index_meta: dict[str, Any]) -> dict[str, Any]:
+    """What the model was fitted on; `index` is what makes its features stale when it changes (the splitter's
+    version, the chunk sizes, the term rules, the embedding model): the shipped model is tested against it."""
     return {"split": "by document; the report part (eval/splits.json) is never read here",
+            "index": index_meta,
             "report_documents": sorted(report_docs),
             "sets": {name: describe(select_part(items, DEVELOPMENT, report_docs)) for name, items in sets.items()}}
 
