@@ -1,7 +1,7 @@
 """Optional generative answers: an LLM turns the retrieved passages into prose, every sentence cited.
 
 Off by default (no LLM weights exist offline). It talks to any OpenAI-compatible
-endpoint through llama-index's OpenAILike (OpenAI, vLLM, llama.cpp's server, Ollama's /v1), or
+endpoint through the OpenAI SDK (OpenAI, vLLM, llama.cpp's server, Ollama's /v1), or
 runs a GGUF file in process (index.answer.gguf). The LLM is asked only when the extractive
 evidence clears the not-found threshold, so abstention stays calibrated. Its reply is streamed
 and checked sentence by sentence (index.answer.reply): a sentence its passages do not support
@@ -38,21 +38,24 @@ class Generator(Protocol):
 
 
 class EndpointLlm:
-    """An OpenAI-compatible endpoint, streamed through llama-index."""
+    """An OpenAI-compatible chat endpoint, streamed with the OpenAI SDK.
 
-    def __init__(self, llm: Any) -> None:
-        self._llm = llm
+    Not through llama-index's OpenAILike: closing its stream left the HTTP response open until
+    a garbage collection, and the server went on writing (a one-slot llama.cpp server makes
+    the next question wait for that). This stream is closed the moment the reader stops.
+    """
+
+    def __init__(self, client: Any, model: str) -> None:
+        self._client = client
+        self._model = model
 
     def generate(self, prompt: str, take: Callable[[str], bool]) -> None:
-        stream = self._llm.stream_complete(prompt)
-        try:
-            for response in stream:
-                if take(response.delta or ""):
+        with self._client.chat.completions.create(
+                model=self._model, messages=[{"role": "user", "content": prompt}], stream=True,
+                temperature=0.0, max_tokens=REPLY_TOKENS) as stream:
+            for chunk in stream:
+                if chunk.choices and take(chunk.choices[0].delta.content or ""):
                     return
-        finally:
-            close = getattr(stream, "close", None)
-            if close is not None:
-                close()  # the HTTP stream ends here, not when the garbage collector finds it
 
 
 class LlmAnswerer:
@@ -70,13 +73,12 @@ class LlmAnswerer:
         if not settings.llm_model or not settings.llm_base_url:
             raise LlmUnavailable("CITEBOT_LLM_PROVIDER=openai needs CITEBOT_LLM_MODEL and CITEBOT_LLM_BASE_URL")
         try:
-            from llama_index.llms.openai_like import OpenAILike
+            from openai import OpenAI
         except ImportError:
             raise LlmUnavailable("the LLM option needs its extra: pip install -e '.[llm]'") from None
-        llm = OpenAILike(model=settings.llm_model, api_base=settings.llm_base_url,
-                         api_key=settings.llm_api_key.get_secret_value() or "none", is_chat_model=True,
-                         temperature=0.0, max_tokens=REPLY_TOKENS, timeout=60.0, max_retries=1)
-        return cls(EndpointLlm(llm), prompts, settings.answer_sentences)
+        client = OpenAI(base_url=settings.llm_base_url, api_key=settings.llm_api_key.get_secret_value() or "none",
+                        timeout=60.0, max_retries=1)
+        return cls(EndpointLlm(client, settings.llm_model), prompts, settings.answer_sentences)
 
     def answer(self, extractive: Answer, hits: list[Hit], support: SupportCheck,
                on_text: Callable[[str], None] | None = None) -> Answer:
