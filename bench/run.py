@@ -78,8 +78,18 @@ def throughput_section(t: dict) -> list[str]:
         "chunking, pooling sentence vectors, BM25 and writing).",
         f"- ONNX vectors against torch's: least cosine {t['onnx_min_cosine']:.6f}. The export took "
         f"{t['export_s']:.1f} s, once.",
+        *_faster_runtime(t),
         "",
     ]
+
+
+def _faster_runtime(t: dict) -> list[str]:
+    """Which runtime embeds faster depends on the CPU: say so when torch wins, and what to do about it."""
+    if t["torch_pipeline_rate"] <= t["pipeline_rate"]:
+        return []
+    return [f"- On this CPU torch embeds faster than ONNX Runtime ({t['torch_pipeline_rate']:.1f} against "
+            f"{t['pipeline_rate']:.1f} passages/s). For a large rebuild run `CITEBOT_ONNX=false citebot index`: "
+            "it keeps the ONNX export the bot answers with, so serving still starts without torch."]
 
 
 def latency_section(scale: dict) -> list[str]:
@@ -89,9 +99,9 @@ def latency_section(scale: dict) -> list[str]:
              f"< {GOALS_P95_MS[r['size']]} ms" if r["size"] in GOALS_P95_MS else ""] for r in scale["sizes"]]
     return [
         "## 2. Query latency by index size",
-        "Warm `ask` (question in, cited answer out: encode, FAISS, BM25, fusion, sentence scoring) over the "
-        "78 questions of eval/qa.jsonl, in a fresh process per size, against FAISS search alone on the same "
-        "index. Sizes are synthetic passages of real sentences with their real embeddings (bench/synthetic.py). "
+        "Warm `ask` (question in, cited answer out: encode, FAISS, BM25, fusion, answer scoring) over the "
+        f"{scale['sizes'][0]['questions']} questions of eval/qa.jsonl, in a fresh process per size, against FAISS "
+        "search alone on the same index. Sizes are synthetic passages of real sentences with their real embeddings (bench/synthetic.py). "
         "\"First pass\" is each question's first time, with the memory-mapped files as the build left them.",
         "",
         *table(["passages", "vector index", "ask p50", "ask p95", "first pass p95", "FAISS alone p50 / p95",
