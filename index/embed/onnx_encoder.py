@@ -1,9 +1,10 @@
 """The embedding model run by ONNX Runtime, from a copy exported next to the index.
 
-It gives torch's vectors (cosine above 0.9999, checked at export) at 1.7 times the
-passages per second on this 2-core machine, and a process that only answers needs
-onnxruntime and tokenizers (0.4 s to import) instead of torch and sentence-transformers
-(5-6 s). `citebot index` exports the model once with torch; everything after runs on
+It gives torch's vectors (cosine above 0.9999, checked at export), and a process that
+only answers needs onnxruntime and tokenizers (0.4 s to import) instead of torch and
+sentence-transformers (5-6 s). Which embeds faster depends on the CPU: ONNX Runtime did
+1.6 times torch's passages per second on a 2-core AMD EPYC, 0.7 times on a 2-core Intel
+Xeon with AVX-512 (BENCHMARKS.md section 1). `citebot index` exports the model once with torch; everything after runs on
 the export when it matches the configured model, and on sentence-transformers otherwise.
 """
 
