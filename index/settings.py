@@ -30,8 +30,12 @@ class Settings(BaseSettings):
         "as 16 (BENCHMARKS.md).")
     onnx: bool = Field(
         True, description="Run the model with ONNX Runtime from a copy `citebot index` exports beside the index: "
-        "the same vectors, 1.7x the passages per second, and `citebot ask` starts in under 1 s. Off: torch.",
+        "the same vectors, and `citebot ask` starts in under 1 s. Off: torch.",
     )
+    runtime_check_passages: int = Field(
+        5000, ge=0, le=10**9, description="A rebuild that embeds at least this many passages first times ONNX Runtime and "
+        "torch on a sample and embeds with the faster: which one is depends on the CPU (1.6x either way was "
+        "measured), and loading torch costs about 5 s. 0: never; the bot answers with ONNX either way.")
     max_file_mb: float = Field(
         50, gt=0, le=2048, description="Larger corpus files are skipped and reported. A DOCX may also unpack to "
         "at most this much XML, and four times this in all, checked before it is unpacked.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -80,3 +81,21 @@ def test_a_damaged_export_falls_back_to_torch_and_is_made_again(exported, corpus
     assert Pipeline.open(settings).ask("When was the DVK movement banned?").found  # on torch
     assert ensure_onnx_encoder(exported, BUNDLED_MODEL_ID, lambda: embedder)
     assert isinstance(open_encoder(settings), OnnxEncoder)
+
+
+def test_a_large_rebuild_embeds_with_the_faster_runtime_and_says_so(tmp_path, corpus_dir, built_index, pipeline):
+    """Past CITEBOT_RUNTIME_CHECK_PASSAGES (here every rebuild) both runtimes are timed and the faster embeds."""
+    settings = Settings(corpus_dir=corpus_dir, index_dir=tmp_path / "index", runtime_check_passages=1)
+    encoder = open_encoder(settings, export_if_missing=True)
+    report = update_index(settings, lambda: encoder)
+    said = re.fullmatch(r"Embedded with (torch|ONNX Runtime): ([\d.]+) passages/s on a sample of \d+, "
+                        r"against ([\d.]+) for (ONNX Runtime|torch)\.", report.runtime or "")
+    assert said and said[1] != said[4] and float(said[2]) >= float(said[3]), report.runtime
+    assert report.runtime in report.summary()
+    units, torch_units = (np.load(current_version(folder) / "units.npy").astype(np.float32)
+                          for folder in (settings.index_dir, built_index))
+    assert units.shape == torch_units.shape and np.sum(units * torch_units, axis=1).min() > 0.999
+    rebuilt = Pipeline.open(settings)
+    assert [rebuilt.ask(q) == pipeline.ask(q) for q in QUESTIONS[:20]].count(False) == 0
+    small = update_index(Settings(corpus_dir=corpus_dir, index_dir=tmp_path / "small"), lambda: encoder)
+    assert small.runtime is None and "Embedded with" not in small.summary()  # the bundled corpus: under 5,000

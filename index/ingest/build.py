@@ -20,7 +20,7 @@ import numpy as np
 
 from index.ingest.chunking import chunk_document, embedding_text
 from index.embed.embedder import BUNDLED_MODEL_ID
-from index.embed.encoders import Encoder
+from index.embed.encoders import Encoder, faster_runtime
 from index.store.lexical import LEXICAL_VERSION
 from index.ingest.reading import ReadLimits, read_files
 from index.ingest.readers import SUPPORTED_SUFFIXES
@@ -58,6 +58,7 @@ class BuildReport:
     rebuilt_because: str | None = None  # why everything was re-embedded, when it was
     vector_index: dict[str, Any] = field(default_factory=dict)  # VectorIndexInfo of the published version
     converted: str | None = None  # the vector index changed kind without re-embedding
+    runtime: str | None = None  # which runtime a large rebuild embedded with, and why
 
     @property
     def up_to_date(self) -> bool:
@@ -71,6 +72,8 @@ class BuildReport:
             lines.append(f"Index updated in {self.seconds:.1f} s: {len(self.added)} added, {len(self.changed)} changed, "
                          f"{len(self.removed)} removed, {self.unchanged} unchanged; {self.chunks_embedded} passages "
                          f"embedded. Now {self.documents} documents, {self.chunks} passages.")
+        if self.runtime:
+            lines.append(self.runtime)
         if self.converted:
             lines.append(f"Vector index {self.converted}, without re-embedding.")
         lines += [f"  skipped {f['doc_id']}: {f['error']}" for f in self.failed]
@@ -80,7 +83,7 @@ class BuildReport:
         return {"added": self.added, "changed": self.changed, "removed": self.removed, "unchanged": self.unchanged,
                 "failed": self.failed, "chunks_embedded": self.chunks_embedded, "seconds": self.seconds,
                 "documents": self.documents, "chunks": self.chunks, "rebuilt_because": self.rebuilt_because,
-                "vector_index": self.vector_index, "converted": self.converted}
+                "vector_index": self.vector_index, "converted": self.converted, "runtime": self.runtime}
 
 
 def expected_meta(settings: Settings) -> dict[str, Any]:
@@ -205,6 +208,8 @@ def _assemble(settings: Settings, target: IndexTarget, previous: Any, plan: _Pla
     texts = [embedding_text(titles[c.doc_id], c.text) for c in new_chunks]
     spans = [_shift(c.sentences, len(text) - len(c.text)) for c, text in zip(new_chunks, texts)]
     dim = embedder.dim if embedder else int(previous.meta["dim"])
+    if embedder is not None:
+        embedder, report.runtime = faster_runtime(settings, embedder, texts)
     new_vectors, new_units = (embedder.encode_with_units(texts, spans, show_progress) if new_chunks
                               else (np.zeros((0, dim), np.float32), np.zeros((0, dim), np.float32)))
     meta = {"format": FORMAT_VERSION, **expected_meta(settings), "dim": dim,
