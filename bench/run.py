@@ -106,7 +106,8 @@ def latency_section(scale: dict) -> list[str]:
         "## 2. Query latency by index size",
         "Warm `ask` (question in, cited answer out: encode, FAISS, BM25, fusion, answer scoring) over the "
         f"{scale['sizes'][0]['questions']} questions of eval/qa.jsonl, in a fresh process per size, against FAISS "
-        "search alone on the same index. Sizes are synthetic passages of real sentences with their real embeddings (bench/synthetic.py). "
+        "search alone on the same index. Sizes are synthetic passages of real sentences with their real embeddings "
+        "(bench/synthetic.py). "
         "\"First pass\" is each question's first time, with the memory-mapped files as the build left them.",
         "",
         *table(["passages", "vector index", "ask p50", "ask p95", "first pass p95", "FAISS alone p50 / p95",

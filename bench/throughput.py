@@ -101,7 +101,8 @@ def main() -> None:
               "onnx_ratio": pipeline_rate / max(onnx_raw.values()),
               "onnx_min_cosine": float(np.min(np.sum(onnx_vectors * reference, axis=1)))}
     print(f"{len(texts)} passages of {result['words_per_passage']:.0f} words: citebot index {pipeline_rate:.1f}/s "
-          f"(torch: {torch_rate:.1f}/s; choosing its runtime: {checked_rate:.1f}/s, {checked.runtime}); SentenceTransformer.encode {raw[best_batch]:.1f}/s at batch {best_batch} "
+          f"(torch: {torch_rate:.1f}/s; choosing its runtime: {checked_rate:.1f}/s, {checked.runtime}); "
+          f"SentenceTransformer.encode {raw[best_batch]:.1f}/s at batch {best_batch} "
           f"(ratio {result['ratio']:.2f}); by batch {', '.join(f'{b}: {r:.1f}' for b, r in raw.items())}; "
           f"1 thread {one_thread:.1f}/s; bare ONNX {', '.join(f'{b}: {r:.1f}' for b, r in onnx_raw.items())} "
           f"(ratio {result['onnx_ratio']:.2f}); cosine ONNX to torch >= {result['onnx_min_cosine']:.6f}")

@@ -4,8 +4,9 @@ It gives torch's vectors (cosine above 0.9999, checked at export), and a process
 only answers needs onnxruntime and tokenizers (0.4 s to import) instead of torch and
 sentence-transformers (5-6 s). Which embeds faster depends on the CPU: ONNX Runtime did
 1.6 times torch's passages per second on a 2-core AMD EPYC, 0.7 times on a 2-core Intel
-Xeon with AVX-512 (BENCHMARKS.md section 1). `citebot index` exports the model once with torch; everything after runs on
-the export when it matches the configured model, and on sentence-transformers otherwise.
+Xeon with AVX-512 (BENCHMARKS.md section 1). `citebot index` exports the model once with
+torch; everything after runs on the export when it matches the configured model, and on
+sentence-transformers otherwise.
 """
 
 from __future__ import annotations
