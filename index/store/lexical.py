@@ -103,12 +103,12 @@ class TermStatistics:
         common word ("jail" where the text says "prison") is only a weak signal either way.
         """
         weights: dict[str, float] = {}
-        for word in content_words(question):
-            if _is_clitic_form(word):
-                continue
+        words = [word for word in content_words(question) if not _is_clitic_form(word)]
+        for word in words:
             stem = _stem(word)
             common = is_common_word(word) or is_common_word(stem)  # "invests" is not listed, "invest" is
-            if stem not in self._doc_freq and len(word) <= SHORT_TOKEN and word.isalpha():
+            # A lone short word is as likely chat ("hi", "ok") as an abbreviation: "hi" read as "high" drew an answer.
+            if stem not in self._doc_freq and len(word) <= SHORT_TOKEN and word.isalpha() and len(words) > 1:
                 stem, common = self._expanded(word) or stem, True
             if stem not in self._doc_freq and not common:
                 stem = self._closest(stem) or stem
