@@ -23,6 +23,15 @@ def test_text_file_front_matter_gives_title_date_and_source(tmp_path):
     assert len(doc.content_hash) == 64
 
 
+def test_a_huge_front_matter_title_or_date_is_cut_to_one_short_line(tmp_path):
+    # Unbounded, the title filled the encoder's 256 tokens on every passage, so no passage's own words were read.
+    path = write(tmp_path, "note.md", "---\ntitle: " + "Kazakhstan  " * 100_000 + "\ndate: " + "2020 " * 100_000
+                 + "\n---\nThe EU raised the cases of activists and journalists.\n")
+    doc = read_document(path, "note.md")
+    assert len(doc.title) == len(doc.date) == 300 and doc.title.endswith("…") and "  " not in doc.title
+    assert doc.text == "The EU raised the cases of activists and journalists."
+
+
 def test_markdown_links_and_emphasis_become_plain_text(tmp_path):
     path = write(tmp_path, "odf-report.md", "During a **[mission](#)** to the European Parliament, ODF presented findings.\n")
     doc = read_document(path, "odf-report.md")

@@ -16,6 +16,9 @@ DEFAULT_MAX_BYTES = 50 * 2**20
 DEFAULT_MAX_CHARS = 20 * 10**6
 UNPACKED_FACTOR = 4  # a DOCX may unpack to this many times CITEBOT_MAX_FILE_MB in all (images included)
 FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*\n", re.DOTALL)
+# A title is embedded with every passage of its document and shown with every citation, and a date is
+# read with every passage: a megabyte-long one would crowd the passage out of the encoder's 256 tokens.
+META_CHARS = 300
 
 
 class DocumentError(Exception):
@@ -46,6 +49,7 @@ def read_document(path: Path, doc_id: str, max_bytes: int = DEFAULT_MAX_BYTES,
     cleaned = clean_text(text)
     if not cleaned.strip():
         raise DocumentError("no readable text")
+    meta = {key: _short(value) for key, value in meta.items()}
     return Document(
         doc_id=doc_id,
         title=meta.get("title") or _title_from_name(path),
@@ -54,6 +58,12 @@ def read_document(path: Path, doc_id: str, max_bytes: int = DEFAULT_MAX_BYTES,
         text=cleaned,
         content_hash=hashlib.sha256(data).hexdigest(),
     )
+
+
+def _short(value: str) -> str:
+    """One line of at most META_CHARS characters."""
+    value = " ".join(value.split())
+    return value if len(value) <= META_CHARS else value[: META_CHARS - 1].rstrip() + "…"
 
 
 def _check_text_size(chars: int, max_chars: int) -> None:
