@@ -66,7 +66,7 @@ def test_misspelt_lower_case_question_still_finds_the_person(pipeline):
     answer = pipeline.ask("when did the eu visit bokaev in prison")
     assert answer.found
     assert "Bokayev" in answer.answer and "November 24, 2017" in answer.answer
-    # Whether "why" is answered is the scorer's call (confidence 0.537 against the threshold 0.54);
+    # Whether "why" is answered is the scorer's call (confidence 0.50 against the threshold 0.55);
     # the misspelt name is found either way.
     closest = pipeline.ask("why was bokaev jailed")
     assert closest.citations and all("Bokayev" in citation.quote for citation in closest.citations)
@@ -93,7 +93,7 @@ def test_questions_the_corpus_cannot_answer_are_answered_not_found(pipeline, que
     "question",
     [
         "why is maks bokayev in prison",
-        "Which human rights defenders were deprived of their liberty in Kazakhstan in 2014?",
+        "What did the MEPs praise Kazakhstan for in relation to Russia?",
         "What did the EU urge Kazakhstan to do about Mr Dzhakishev?",
         "Who was deported on 14-15 February 2019?",
     ],

@@ -280,8 +280,6 @@ def test_the_token_is_redacted_from_log_messages_and_tracebacks():
     assert TOKEN not in written and written.count("<token>") == 2 and "Traceback" in written
 
 
-@pytest.mark.xfail(strict=True, reason="confidence 0.49 against the threshold 0.54: the right line ranks first but the "
-                   "year asked is not in it (README, 'Answer quality'); strict, so a fix shows")
 def test_a_group_mention_gets_the_chair_of_the_delegation(fake):
     group, user = -next(ids), next(ids)
     [reply] = ask(fake, "@citebot_test_bot who chaired the DROI delegation to Kazakhstan in 2022?", user=user,

@@ -7,7 +7,8 @@ cross-validated accuracy, and are exported as plain arrays (index.answer.scorer.
 threshold and calibration come from cross-validation over documents: each document's
 questions are scored by a model fitted without that document, so the threshold is
 chosen on predictions for documents the model never saw, as in use. The final model is
-then fitted on all development documents. The same data gives the same file.
+then fitted on all development documents. The same data gives the same file on the same
+kind of CPU; across instruction sets the vectors differ in their last bits, and so do the trees.
 """
 
 from __future__ import annotations
