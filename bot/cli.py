@@ -119,24 +119,41 @@ def _cmd_index(args: argparse.Namespace) -> int:
 
 def _cmd_ask(args: argparse.Namespace) -> int:
     from bot.render import StreamedAnswer, render_answer
-    from index.pipeline import Pipeline, normalise_question
+    from index.pipeline import EmptyQuestion, Pipeline, normalise_question
 
     if args.batch is None:
-        question = normalise_question(" ".join(args.question))  # fails fast, before any loading
-        questions: Iterator[str] = iter([question])
+        if not args.json:
+            normalise_question(" ".join(args.question))  # fails fast, before any loading
+        questions: Iterator[str] = iter([" ".join(args.question)])
     elif args.question:
         raise CliError("give either a question or --batch FILE, not both")
     else:
         questions = _nonblank(_open_batch(args.batch))  # opened now: a missing file is reported first
-    pipeline = Pipeline.open(_settings(args))
+    pipeline = None
+    refused = 0
     for question in questions:
+        try:
+            question = normalise_question(question)
+        except EmptyQuestion as error:  # one bad line of a batch costs that line, not the rest
+            refused += 1
+            _refuse(question, str(error), args.json)
+            continue
+        pipeline = pipeline or Pipeline.open(_settings(args))
         if args.json:
             print(json.dumps(pipeline.ask(question).to_json(), ensure_ascii=False), flush=True)
             continue
         streamed = StreamedAnswer(lambda text: print(text, end="", flush=True))  # an LLM's checked sentences
         answer = pipeline.ask(question, on_text=streamed)
         print(streamed.rest(render_answer(answer, pipeline.prompts)) + ("\n" if args.batch else ""), flush=True)
-    return 0
+    return 1 if refused else 0
+
+
+def _refuse(question: str, reason: str, as_json: bool) -> None:
+    """Report a question that cannot be asked: a JSON object for scripts, else a line on stderr."""
+    if as_json:
+        print(json.dumps({"question": question, "error": reason}, ensure_ascii=False), flush=True)
+    else:
+        print(f"citebot: error: {question!r}: {reason}", file=sys.stderr)
 
 
 def _open_batch(name: str) -> TextIO:

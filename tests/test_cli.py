@@ -69,6 +69,26 @@ def test_batch_from_standard_input(built_index, monkeypatch, capsys):
     assert "former judge" in record["answer"]
 
 
+def test_a_batch_line_with_no_words_is_refused_and_the_rest_answered(built_index, monkeypatch, capsys):
+    monkeypatch.setattr("sys.stdin", io.StringIO("?!\nWho is Malik Kenzhaliev?\n\U0001F642\nWhat is the capital of France?\n"))
+    assert main(["ask", "--json", "--batch", "-", "--index-dir", str(built_index)]) == 1  # a script sees the refusals
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["question"] for r in records] == ["?!", "Who is Malik Kenzhaliev?", "\U0001F642",
+                                                "What is the capital of France?"]
+    assert [r.get("error", "") for r in records[::2]] == ["the question is empty; ask something about the documents"] * 2
+    assert "former judge" in records[1]["answer"] and records[3]["found"] is False
+    monkeypatch.setattr("sys.stdin", io.StringIO("?!\nWho is Malik Kenzhaliev?\n"))
+    assert main(["ask", "--batch", "-", "--index-dir", str(built_index)]) == 1
+    out, err = capsys.readouterr()
+    assert "former judge" in out and err == "citebot: error: '?!': the question is empty; ask something about the documents\n"
+
+
+def test_ask_json_with_no_words_still_prints_json(tmp_path, capsys):
+    assert main(["ask", "--json", "--index-dir", str(tmp_path / "idx"), "\U0001F642"]) == 1
+    assert json.loads(capsys.readouterr().out) == {"question": "\U0001F642",
+                                                   "error": "the question is empty; ask something about the documents"}
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
