@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 from bot.train_command import SQUAD_WORK  # noqa: E402
 from index.evaluate.datasets import REPORT, load_splits, select_part  # noqa: E402
 from index.evaluate.run import load_items  # noqa: E402
+from index.evaluate.significance import paired_difference  # noqa: E402
 
 OLD_COMMIT = "de6c1bb"
 WORK = ROOT / ".citebot" / "bench" / "answer-quality"
@@ -84,18 +85,35 @@ def _run(code: Path, corpus: Path, index_dir: Path, items: Path, extra: dict[str
     return _figures(report)
 
 
-def _figures(report: dict) -> dict[str, float]:
+def _figures(report: dict) -> dict:
     """Computed from the item results alike for both versions (the old eval lacks some of these)."""
-    results = report["results"]
-    answerable = [r for r in results if not r["unanswerable"]]
-    handled = [(not r["found"]) if r["unanswerable"] else bool(r["found"] and r["contains"]) for r in results]
-    precision = [r["citation_precision"] for r in results if r["citation_precision"] is not None]
-    return {"handled_right": statistics.fmean(handled),
-            "unanswerable_declined": statistics.fmean(not r["found"] for r in results if r["unanswerable"]),
-            "answered": statistics.fmean(r["found"] for r in answerable),
-            "contains": statistics.fmean(bool(r["found"] and r["contains"]) for r in answerable),
+    outcomes = _outcomes(report["results"])
+    precision = [r["citation_precision"] for r in report["results"] if r["citation_precision"] is not None]
+    return {**{key: statistics.fmean(by_id.values()) for key, by_id in outcomes.items()},
             "citation_precision": statistics.fmean(precision) if precision else 0.0,
-            "p50": report["metrics"]["latency_p50_ms"], "p95": report["metrics"]["latency_p95_ms"]}
+            "p50": report["metrics"]["latency_p50_ms"], "p95": report["metrics"]["latency_p95_ms"],
+            "outcomes": outcomes}
+
+
+def _outcomes(results: list[dict]) -> dict[str, dict[str, float]]:
+    """Per question, by id: what each share counts (1.0 or 0.0), so two versions pair question by question."""
+    def right(r: dict) -> bool:
+        return bool(r["found"] and r["contains"])
+
+    answerable = [r for r in results if not r["unanswerable"]]
+    return {"handled_right": {r["id"]: float(not r["found"] if r["unanswerable"] else right(r)) for r in results},
+            "unanswerable_declined": {r["id"]: float(not r["found"]) for r in results if r["unanswerable"]},
+            "answered": {r["id"]: float(r["found"]) for r in answerable},
+            "contains": {r["id"]: float(right(r)) for r in answerable}}
+
+
+def _change(result: dict, key: str) -> str:
+    """After minus before over the same questions, with its 95% interval; blank for figures not per question."""
+    if key not in result["after"]["outcomes"]:
+        return ""
+    before, after = result["before"]["outcomes"][key], result["after"]["outcomes"][key]
+    change = paired_difference([before[i] for i in after], list(after.values()))
+    return f"{change.value:+.3f} ({change.low:+.3f} to {change.high:+.3f}){'' if change.beyond_chance else ' ~'}"
 
 
 def _cold_ask(code: Path, index_dir: Path, runs: int = 3) -> float:
@@ -113,10 +131,12 @@ def _markdown(results: dict) -> str:
              "after: the learned scorer. Same items, same run.", ""]
     for name in SETS:
         r = results[name]
-        lines += [f"{name}, {r['items']} questions:", "", "| measure | before | after |", "|---|---|---|"]
+        lines += [f"{name}, {r['items']} questions:", "", "| measure | before | after | change (95% interval) |",
+                  "|---|---|---|---|"]
         for label, key in ROWS:
-            lines.append(f"| {label} | {r['before'][key]:.3f} | {r['after'][key]:.3f} |")
+            lines.append(f"| {label} | {r['before'][key]:.3f} | {r['after'][key]:.3f} | {_change(r, key)} |")
         lines.append("")
+    lines.append("~: the interval holds zero, so the questions' luck alone could give that change.")
     cold = results["cold ask (s)"]
     lines.append(f"cold `citebot ask`: before {cold['before']:.2f} s, after {cold['after']:.2f} s")
     return "\n".join(lines)

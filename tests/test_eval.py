@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -108,6 +109,7 @@ def test_eval_cli_prints_a_table_and_writes_json_and_markdown_reports(small_eval
     assert main(["eval", str(small_eval), "--index-dir", str(built_index), "--report", str(report_path)]) == 0
     out, err = capsys.readouterr()
     assert "retrieval hit@k" in out and "abstention accuracy" in out and "latency p95 (ms)" in out
+    assert "handled right 1.000 (95% interval 0.439 to 1.000, 3 questions)" in out  # three questions prove little
     assert "line 4: not valid JSON" in err
     report = json.loads(report_path.read_text())
     assert report["items"] == 3 and report["metrics"]["abstention_accuracy"] == 1.0
@@ -128,6 +130,9 @@ def test_compare_and_fail_under_set_the_exit_code(small_eval, built_index, tmp_p
     assert main([*base, "--compare", str(old_path), "--fail-under", "abstention_accuracy=0.9"]) == 0
     out = capsys.readouterr().out
     assert "better ban: abstention 0.000 → 1.000" in out and "2 item changes better, 0 worse" in out
+    # One question of three turning right is no evidence that the change helps: the interval says so.
+    assert re.search(r"abstention, paired +\+0\.333 \(95% interval \+0\.000 to \+1\.000, 3 questions\): "
+                     r"within what chance moves", out)
     assert main([*base, "--fail-under", "hit_at_k=0.5", "--fail-under", "answer_contains=1.01"]) == 1
     assert "citebot: eval: answer_contains 1.000 is under 1.01" in capsys.readouterr().err
     assert main([*base, "--fail-under", "speed=3"]) == 1

@@ -5,6 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from index.evaluate.run import METRICS
+from index.evaluate.significance import paired_difference, share_interval
+
+# Per-question outcomes whose change between two reports gets an interval (JSON field, label).
+PAIRED = (("handled_right", "handled right"), ("abstention_correct", "abstention"), ("contains", "expected text"))
 
 LABELS = {
     "hit_at_k": "retrieval hit@k",
@@ -53,7 +57,8 @@ def table(report: dict[str, Any], baseline: dict[str, Any] | None = None) -> str
         if baseline:
             row += f" {_cell(baseline['metrics'].get(key)):>10s}"
         lines.append(row)
-    return "\n".join(lines)
+    interval = handled_right_interval(report)
+    return "\n".join(lines + ([interval] if interval else []))
 
 
 def worst_items(report: dict[str, Any], count: int = 10) -> list[dict[str, Any]]:
@@ -75,6 +80,8 @@ def markdown(report: dict[str, Any], baseline: dict[str, Any] | None = None, wor
     for key, label in _present(report):
         row = f"| {label} | {_cell(report['metrics'][key])} |"
         lines.append(row + (f" {_cell(baseline['metrics'].get(key))} |" if baseline else ""))
+    interval = handled_right_interval(report)
+    lines += (["", interval[0].upper() + interval[1:] + "."] if interval else [])
     lines += (["", *extra] if extra else []) + ["", "## Worst items", ""]
     for result in worst_items(report, worst):
         expected = "not found" if result["unanswerable"] else (result["expected"] or "(no reference)")
@@ -106,7 +113,27 @@ def compare(old: dict[str, Any], new: dict[str, Any]) -> tuple[str, int, int]:
         if was is not None and now is not None and was != now:
             lines.append(f"{LABELS[key]:28s} {_cell(was)} → {_cell(now)} ({now - was:+.3f})")
     lines.append(f"{better} item changes better, {worse} worse")
+    lines += paired_changes(old, new)
     return "\n".join(lines), better, worse
+
+
+def paired_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """Each outcome's change over the questions both reports judged, and whether chance could explain it."""
+    before = {r["id"]: r for r in old["results"]}
+    lines = []
+    for key, label in PAIRED:
+        pairs = [(before[r["id"]][key], r[key]) for r in new["results"]
+                 if r["id"] in before and before[r["id"]].get(key) is not None and r.get(key) is not None]
+        if pairs:
+            change = paired_difference([was for was, _ in pairs], [now for _, now in pairs])
+            lines.append(f"{label + ', paired':28s} {change.describe_change()}")
+    return lines
+
+
+def handled_right_interval(report: dict[str, Any]) -> str | None:
+    """"handled right" with its 95% interval: on a few dozen questions it is wide."""
+    outcomes = [r["handled_right"] for r in report["results"] if r.get("handled_right") is not None]
+    return f"handled right {share_interval(outcomes).describe_share()}" if outcomes else None
 
 
 def parse_thresholds(rules: list[str]) -> dict[str, float]:
