@@ -12,6 +12,8 @@
 #               the held-out documents beside no check and a similarity threshold
 #   make bench-stream  SmolLM2-135M in process: time to the first checked sentence against the whole answer, and
 #               the check's time per sentence, by how many passages the model reads (about 5 minutes)
+#   make bench-threshold  how far the answer model's threshold moves between refits, and a smoother rule beside the
+#               shipped one, on the development parts only (about 6 minutes)
 #   make bench  install into .venv, run every benchmark up to a million passages and write BENCHMARKS.md
 #               (about 22 minutes; `make bench-quick`: small sizes in 3, into .citebot/bench/)
 
@@ -20,7 +22,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: setup run test eval squad train fuzz bench-hostile bench-support bench-stream bench bench-quick bench-quality clean
+.PHONY: setup run test eval squad train fuzz bench-hostile bench-support bench-stream bench-threshold bench bench-quick \
+	bench-quality clean
 
 # The eval gate: each a little under the figures of eval/qa.jsonl on the day it was set,
 # so a change that makes answers worse fails `make test` (and CI).
@@ -90,6 +93,9 @@ bench-support: setup squad
 
 bench-stream: setup
 	$(BIN)/python bench/llm_stream.py
+
+bench-threshold: setup squad
+	$(BIN)/python bench/threshold_rules.py
 
 bench: setup
 	$(BIN)/python bench/run.py

@@ -23,11 +23,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from index.ingest.build import expected_meta, update_index
+    from index.ingest.build import expected_meta
+    from index.evaluate.train import data_card, fit, write_model
+
+    rows, loaded, report_docs = labelled_rows(args, settings)
+    scorer, figures = fit(rows, data_card(loaded, report_docs, expected_meta(settings)))
+    out = args.out or settings.answer_model
+    write_model(scorer, out)
+    print(json.dumps(figures, indent=1))
+    thresholds = ", ".join(f"{name} {c.threshold}" for name, c in scorer.calibrations.items())
+    print(f"citebot: wrote {out} (thresholds: {thresholds})", file=sys.stderr)
+    return 0
+
+
+def labelled_rows(args: argparse.Namespace, settings: Settings) -> tuple[list, dict, frozenset[str]]:
+    """The development questions of both labelled sets, each index brought up to date and read into feature rows."""
+    from index.ingest.build import update_index
     from index.evaluate.datasets import DEFAULT_SPLITS, load_splits, squad_to_corpus
     from index.embed.encoders import open_encoder
     from index.evaluate.run import load_items
-    from index.evaluate.train import data_card, fit, labelled_questions, write_model
+    from index.evaluate.train import labelled_questions
 
     report_docs = load_splits(args.splits or DEFAULT_SPLITS)
     sets = [("corpus", settings, args.items)]
@@ -45,13 +60,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         pipeline = _evidence_pipeline(set_settings, encoder)
         print(f"citebot: reading {name} ({items_path})", file=sys.stderr)
         rows += labelled_questions(name, loaded[name], pipeline.evidence, report_docs)
-    scorer, figures = fit(rows, data_card(loaded, report_docs, expected_meta(settings)))
-    out = args.out or settings.answer_model
-    write_model(scorer, out)
-    print(json.dumps(figures, indent=1))
-    thresholds = ", ".join(f"{name} {c.threshold}" for name, c in scorer.calibrations.items())
-    print(f"citebot: wrote {out} (thresholds: {thresholds})", file=sys.stderr)
-    return 0
+    return rows, loaded, report_docs
 
 
 def _evidence_pipeline(settings: Settings, encoder):

@@ -137,9 +137,13 @@ def export_trees(model: Any) -> Trees:
                  float(np.ravel(model._baseline_prediction)[0]))
 
 
-def _cross_validated_top_logits(rows: list[Labelled]) -> list[tuple[float, int]]:
-    """For each question, (best unit's score, its index) under a model fitted without its document."""
+def _cross_validated_top_logits(rows: list[Labelled], assignment: int = 0) -> list[tuple[float, int]]:
+    """For each question, (best unit's score, its index) under a model fitted without its document.
+
+    Documents go to folds in sorted order; another `assignment` shuffles them first (bench/threshold_rules.py)."""
     documents = sorted({r.document for r in rows})
+    if assignment:
+        documents = [documents[i] for i in np.random.RandomState(assignment).permutation(len(documents))]
     fold_of = {doc: i % FOLDS for i, doc in enumerate(documents)}
     result: list[tuple[float, int]] = [(-50.0, -1)] * len(rows)
     for fold in range(min(FOLDS, len(documents))):
