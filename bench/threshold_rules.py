@@ -62,12 +62,15 @@ def per_set(rows: list, top: list[tuple[float, int]], name: str) -> tuple[np.nda
 
 
 def both_rules(logits: np.ndarray, correct: np.ndarray,
-               answerable: np.ndarray) -> tuple[tuple[float, float], np.ndarray]:
-    """(peak rule's threshold, crossing rule's), and the calibrated confidences they apply to."""
+               answerable: np.ndarray) -> tuple[tuple[float, float], tuple[float, float]]:
+    """(peak rule's threshold, crossing rule's), and the calibration (Platt slope, bias) both apply to."""
     platt = _platt(logits, correct)
-    confidence = 1 / (1 + np.exp(-(platt[0] * logits + platt[1])))
-    return ((_best_threshold(confidence, correct, answerable), crossing_threshold(logits, correct, answerable, platt)),
-            confidence)
+    return ((_best_threshold(calibrated(logits, platt), correct, answerable),
+             crossing_threshold(logits, correct, answerable, platt)), platt)
+
+
+def calibrated(logits: np.ndarray, platt: tuple[float, float]) -> np.ndarray:
+    return 1 / (1 + np.exp(-(platt[0] * logits + platt[1])))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         cells = []
         for name in names:
             logits, correct, answerable = per_set(rows, top, name)
-            thresholds, confidence = both_rules(logits, correct, answerable)
+            thresholds, platt = both_rules(logits, correct, answerable)
+            confidence = calibrated(logits, platt)
             cells.append(f"{name} " + " | ".join(
                 f"{t:.2f} -> {handled(confidence, correct, answerable, t)['balanced_handled_right']:.3f}"
                 for t in thresholds))
@@ -103,9 +107,8 @@ def main(argv: list[str] | None = None) -> int:
             left_out = np.setdiff1d(np.arange(len(logits)), sample)
             if (~answerable[sample]).sum() < 3 or (~answerable[left_out]).sum() < 2:
                 continue
-            thresholds, _ = both_rules(logits[sample], correct[sample], answerable[sample])
-            platt = _platt(logits[sample], correct[sample])
-            confidence = 1 / (1 + np.exp(-(platt[0] * logits[left_out] + platt[1])))
+            thresholds, platt = both_rules(logits[sample], correct[sample], answerable[sample])
+            confidence = calibrated(logits[left_out], platt)
             chosen.append(thresholds)
             judged.append([handled(confidence, correct[left_out], answerable[left_out], t)["balanced_handled_right"]
                            for t in thresholds])
