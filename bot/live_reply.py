@@ -1,9 +1,9 @@
 """An LLM answer shown in Telegram while it is written: each checked sentence as soon as it passed.
 
 In a private chat the text so far goes out as a draft (`sendMessageDraft`, an ephemeral preview the
-final `sendMessage` persists); in a group, as one reply edited as it grows. Both are throttled to
-Telegram's limits, and the newest text replaces any not yet sent. The source buttons come with the
-final message.
+final `sendMessage` persists, sent again while it stays the same); in a group, as one reply edited as
+it grows. Both are throttled to Telegram's limits, and the newest text replaces any not yet sent. The
+source buttons come with the final message.
 """
 
 from __future__ import annotations
@@ -18,6 +18,9 @@ from telegram.error import TelegramError
 
 log = logging.getLogger(__name__)
 DRAFT_INTERVAL = 1.0  # seconds between drafts: Telegram asks for at most one message a second in a chat
+# A draft is a preview of about 30 s: one not changed for this long is sent again, so that it stays up
+# while the model writes on through sentences that are not shown (refused, or not finished).
+DRAFT_REFRESH = 20.0
 EDIT_INTERVAL = 3.0  # seconds between edits in a group: at most 20 messages a minute there
 GROWING = " …"  # the answer goes on
 
@@ -42,6 +45,7 @@ class LiveReply:
         self._changed = asyncio.Event()
         self._shower: asyncio.Task | None = None
         self._sending: asyncio.Future | None = None
+        self._refresh: asyncio.TimerHandle | None = None  # in a private chat: when the draft is sent again
         self.edited: Message | None = None  # in a group: the reply that grows
 
     def offer(self, text: str) -> None:
@@ -63,7 +67,17 @@ class LiveReply:
             # Shielded: stopping the previews must not cut a request in half (a group reply sent, not known).
             self._sending = asyncio.ensure_future(self._send(_preview(self._latest)))
             await asyncio.shield(self._sending)
+            if self._private:
+                # The same draft again unless newer text comes first. A timer, not wait_for: Python 3.11's
+                # wait_for swallows a cancel that comes as the event is set, and stop() then waited forever.
+                self._cancel_refresh()
+                self._refresh = self._loop.call_later(DRAFT_REFRESH, self._changed.set)
             await asyncio.sleep(DRAFT_INTERVAL if self._private else EDIT_INTERVAL)
+
+    def _cancel_refresh(self) -> None:
+        if self._refresh is not None:
+            self._refresh.cancel()
+            self._refresh = None
 
     async def _send(self, text: str) -> None:
         try:
@@ -78,6 +92,7 @@ class LiveReply:
 
     async def stop(self) -> None:
         """No more previews; one under way is let finish."""
+        self._cancel_refresh()
         if self._shower is not None:
             self._shower.cancel()
             with contextlib.suppress(asyncio.CancelledError):

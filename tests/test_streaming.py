@@ -106,6 +106,25 @@ def test_a_private_chat_sees_drafts_of_checked_sentences_then_the_answer_with_it
     assert_telegram_html(final["text"])
 
 
+def test_a_draft_is_sent_again_while_the_model_writes_on_through_sentences_not_shown(llm_pipeline, fake_llm,
+                                                                                     tmp_path, monkeypatch):
+    """Telegram shows a draft for about 30 s; unchanged for DRAFT_REFRESH (here 0.6 s), it goes out again."""
+    from bot import live_reply
+
+    monkeypatch.setattr(live_reply, "DRAFT_REFRESH", 0.6)
+    motion = next(n for n, hit in enumerate(llm_pipeline.search(QUESTION), 1) if "13 March 2018" in hit.chunk.text)
+    refused = " ".join([f"{POPE} [{motion}]."] * 5)  # about 45 pieces, 3.6 s, none of them shown
+    fake_llm.replies, fake_llm.chunk_delay = [f"{BANNED} [{motion}]. {refused} {DETAINED}."], 0.08
+    with running_bot(llm_pipeline, tmp_path) as (telegram, _):
+        telegram.push(telegram.message_update(QUESTION, chat_id=63, user_id=63))
+        final = telegram.wait_for("sendMessage", chat_id=63)[0]
+    first = f"{BANNED}. [1]{GROWING}"
+    repeats = [at for method, params, at in telegram.calls if method == "sendMessageDraft" and params["text"] == first]
+    assert len(repeats) >= 3, repeats  # the first sentence's draft kept up through the refused stretch
+    assert all(b - a >= 0.6 for a, b in zip(repeats, repeats[1:]))
+    assert final["text"].startswith(f"{BANNED}. [1]") and POPE not in final["text"]
+
+
 def test_a_group_sees_one_reply_grow_by_throttled_edits_and_end_with_its_buttons(llm_pipeline, fake_llm, tmp_path):
     reply = _reply(llm_pipeline.search(QUESTION))
     fake_llm.replies, fake_llm.chunk_delay = [f"{reply} {reply.replace(' [', ' again [')}"], 0.12
