@@ -104,16 +104,21 @@ def _cmd_index(args: argparse.Namespace) -> int:
     settings = _settings(args)
     encoder = cache(lambda: open_encoder(settings, export_if_missing=True))  # loaded once, if at all
     ray_address = args.ray or settings.ray_address
+    report_out = sys.stdout
     if ray_address:
         from index.embed.ray_embed import RayEncoder
 
         local = encoder
         encoder = cache(lambda: RayEncoder(local(), settings, ray_address))
+        # Ray's driver prints its cluster's error messages ("a worker died": memory pressure, a lost node) to
+        # sys.stdout, from a thread, at any time, the report's JSON written or not: stdout stays the report's.
+        sys.stdout = sys.stderr
     report = update_index(settings, encoder, show_progress=not args.json and sys.stderr.isatty())
     if settings.onnx:  # the export serves `citebot ask` and the bot even when nothing needed embedding
         ensure_onnx_encoder(settings.index_dir, settings.embed_model or BUNDLED_MODEL_ID,
                             lambda: Embedder(settings.embed_model, settings.embed_batch_size))
-    print(json.dumps(report.to_json(), ensure_ascii=False) if args.json else report.summary())
+    print(json.dumps(report.to_json(), ensure_ascii=False) if args.json else report.summary(), file=report_out,
+          flush=True)
     return 1 if args.strict and report.failed else 0
 
 

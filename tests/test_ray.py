@@ -70,3 +70,31 @@ def test_ray_writes_into_postgresql_the_vectors_of_the_local_path(tmp_path, corp
     assert [row[0] for row in rows] == texts
     assert np.array_equal(np.stack([row[1] for row in rows]), passages)
     assert np.array_equal(np.frombuffer(b"".join(row[2] for row in rows), np.float16).reshape(units.shape), units)
+
+
+def test_what_the_cluster_reports_goes_to_stderr_and_stdout_stays_the_reports(tmp_path, corpus_dir, capfd):
+    """Ray's driver prints its cluster's error messages to stdout, from a thread: once one came after the report
+    (a worker lost to memory pressure) and `citebot index --ray --json | jq` would have read two documents."""
+    import time
+
+    import ray
+    from ray._private.utils import publish_error_to_driver
+
+    from bot.cli import main
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(corpus_dir / DOCS[0], corpus / DOCS[0])
+    try:
+        assert main(["index", "--corpus", str(corpus), "--index-dir", str(tmp_path / "index"), "--json", "--ray"]) == 0
+        publish_error_to_driver("worker_died", "A worker died or was killed (a test's message)",
+                                ray._private.worker.global_worker.gcs_client)
+        out, err, deadline = "", "", time.monotonic() + 20
+        while "a test's message" not in err and time.monotonic() < deadline:
+            time.sleep(0.2)
+            captured = capfd.readouterr()
+            out, err = out + captured.out, err + captured.err
+    finally:
+        ray.shutdown()
+    assert "a test's message" in err
+    assert json.loads(out)["chunks_embedded"] > 0  # one JSON document, and nothing else
