@@ -138,21 +138,32 @@ def export_trees(model: Any) -> Trees:
 
 
 def _cross_validated_top_logits(rows: list[Labelled], assignment: int = 0) -> list[tuple[float, int]]:
-    """For each question, (best unit's score, its index) under a model fitted without its document.
+    """For each question, (best unit's score, its index) under a model fitted without its document."""
+    return [_best_unit(logits) for logits in _cross_validated_unit_logits(rows, assignment)]
+
+
+def _best_unit(logits: np.ndarray) -> tuple[float, int]:
+    """(score, index) of the best unit; a question with no units has none."""
+    if not len(logits):
+        return -50.0, -1
+    best = int(np.argmax(logits))
+    return float(logits[best]), best
+
+
+def _cross_validated_unit_logits(rows: list[Labelled], assignment: int = 0) -> list[np.ndarray]:
+    """Each question's unit scores under a model fitted without its document.
 
     Documents go to folds in sorted order; another `assignment` shuffles them first (bench/threshold_rules.py)."""
     documents = sorted({r.document for r in rows})
     if assignment:
         documents = [documents[i] for i in np.random.RandomState(assignment).permutation(len(documents))]
     fold_of = {doc: i % FOLDS for i, doc in enumerate(documents)}
-    result: list[tuple[float, int]] = [(-50.0, -1)] * len(rows)
+    result: list[np.ndarray] = [np.zeros(0)] * len(rows)
     for fold in range(min(FOLDS, len(documents))):
         trees = _fit_units([r for r in rows if fold_of[r.document] != fold])
         for at, row in enumerate(rows):
             if fold_of[row.document] == fold and len(row.features):
-                logits = trees.raw(row.features)
-                best = int(np.argmax(logits))
-                result[at] = (float(logits[best]), best)
+                result[at] = trees.raw(row.features)
     return result
 
 
