@@ -13,7 +13,7 @@
 #   make bench-stream  SmolLM2-135M in process: time to the first checked sentence against the whole answer, and
 #               the check's time per sentence, by how many passages the model reads (about 5 minutes)
 #   make bench-threshold  how far the answer model's threshold moves between refits, and a smoother rule beside the
-#               shipped one, on the development parts only (about 8 minutes)
+#               shipped one, on the development parts only (about 12 minutes)
 #   make bench  install into .venv, run every benchmark up to a million passages and write BENCHMARKS.md
 #               (about 22 minutes; `make bench-quick`: small sizes in 3, into .citebot/bench/)
 
