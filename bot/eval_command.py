@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -104,12 +105,12 @@ def _run_pipeline(items, settings: Settings, args: argparse.Namespace) -> dict:
         raise EvalError("--llm needs an LLM: CITEBOT_LLM_MODEL_PATH, or CITEBOT_LLM_PROVIDER=openai with "
                         "CITEBOT_LLM_MODEL and CITEBOT_LLM_BASE_URL")
     report = evaluate(items, pipeline.ask_traced, similarity, settings.top_k, progress, threshold, not_found,
-                      streams=pipeline.generator is not None)
+                      streams=pipeline.generator is not None, decline=lambda q: _declined(pipeline, q))
     report["calibration"] = settings.calibration
     if args.llm:  # the same pipeline without its LLM, on the same items: what the wording changed
         with pipeline.without_llm():
             report["extractive"] = evaluate(items, pipeline.ask_traced, similarity, settings.top_k, progress,
-                                            threshold, not_found)
+                                            threshold, not_found, decline=lambda q: _declined(pipeline, q))
         report["label"], report["extractive"]["label"] = "with LLM", "extractive"
     if args.baseline:
         from index.evaluate.baseline import baseline_asker
@@ -117,6 +118,11 @@ def _run_pipeline(items, settings: Settings, args: argparse.Namespace) -> dict:
         ask = baseline_asker(settings.corpus_dir, settings.embed_model)
         report["baseline"] = evaluate(items, ask, similarity, settings.top_k, progress)
     return report
+
+
+def _declined(pipeline, question: str):
+    """The reply a user gets when the question is declined: "not found" with the closest passages."""
+    return pipeline.ask_traced(question, min_confidence=math.inf)[0]
 
 
 def _write_outputs(report: dict, args: argparse.Namespace, table, markdown) -> None:

@@ -100,15 +100,17 @@ class Pipeline:
         """
         return self.ask_traced(question, previous, on_text)[0]
 
-    def ask_traced(self, question: str, previous: str | None = None,
-                   on_text: Callable[[str], None] | None = None) -> tuple[Answer, list[Hit]]:
-        """The answer and the passages retrieved for it, in rank order (for evaluation)."""
+    def ask_traced(self, question: str, previous: str | None = None, on_text: Callable[[str], None] | None = None,
+                   min_confidence: float | None = None) -> tuple[Answer, list[Hit]]:
+        """The answer and the passages retrieved for it, in rank order (for evaluation); `min_confidence`
+        overrides the pipeline's threshold for this question alone."""
         if self.scorer is None:
             raise ScorerError("no answer model is loaded; run `citebot train`")
         asked, hits = self.evidence(question, previous)
         not_found = self.prompts.render("not_found", question=asked.text)
-        answer = compose(asked, hits, self.scorer, self.calibration, self.min_confidence,
-                         self.settings.answer_sentences, not_found)
+        threshold = self.min_confidence if min_confidence is None else min_confidence
+        answer = compose(asked, hits, self.scorer, self.calibration, threshold, self.settings.answer_sentences,
+                         not_found)
         if answer.found and self.generator is not None and answer.confidence >= self.llm_min_confidence:
             # the evidence suffices: let the LLM word it
             answer = self.generator.answer(answer, llm_evidence(answer, hits, self.settings.llm_passages), self.support,

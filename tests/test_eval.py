@@ -118,6 +118,22 @@ def test_eval_cli_prints_a_table_and_writes_json_and_markdown_reports(small_eval
     assert report_path.with_suffix(".md").read_text().startswith("# Evaluation")
 
 
+def test_a_declined_question_is_judged_by_the_passages_its_reply_shows(built_index, tmp_path, capsys):
+    # Labelled answerable on purpose, so that the eval checks what the "not found" reply shows: every
+    # document of the corpus names Kazakhstan, none names Paris, and the question is declined (0.05).
+    path = tmp_path / "declined.jsonl"
+    path.write_text("".join(json.dumps({"id": i, "question": "What is the capital of France?", "must_contain": [m]})
+                            + "\n" for i, m in (("shown", "Kazakhstan"), ("absent", "Paris"))))
+    report_path = tmp_path / "declined.json"
+    assert main(["eval", str(path), "--index-dir", str(built_index), "--report", str(report_path)]) == 0
+    assert re.search(r"declined, shown hold answer\s+0\.500", capsys.readouterr().out)
+    report = json.loads(report_path.read_text())
+    by_id = {r["id"]: r for r in report["results"]}
+    assert not by_id["shown"]["found"] and not by_id["absent"]["found"]
+    assert (by_id["shown"]["closest_hold"], by_id["absent"]["closest_hold"]) == (1.0, 0.0)
+    assert report["metrics"]["declined_ranked_hold"] == 0.5  # the baseline: as many passages in retrieval order
+
+
 def test_compare_and_fail_under_set_the_exit_code(small_eval, built_index, tmp_path, capsys):
     base = ["eval", str(small_eval), "--index-dir", str(built_index)]
     old_path = tmp_path / "old.json"

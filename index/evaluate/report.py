@@ -21,6 +21,9 @@ LABELS = {
     "answered_rate": "answerable answered",
     "handled_right": "handled right",
     "unanswerable_declined": "unanswerable declined",
+    # Of the answerable questions declined: the closest passages the reply shows hold an expected answer.
+    "declined_closest_hold": "declined, shown hold answer",
+    "declined_ranked_hold": "  as many in retrieval order",
     "answer_words": "words per answer",
     "latency_p50_ms": "latency p50 (ms)",
     "latency_p95_ms": "latency p95 (ms)",

@@ -25,7 +25,7 @@ from index.schema import Answer, Hit
 MARKER = re.compile(r"\s*\[\d+\]")
 # Higher is better for every metric but latency.
 METRICS = ("hit_at_k", "mrr", "citation_precision", "citation_recall", "answer_contains", "answer_similarity",
-           "abstention_accuracy", "answered_rate", "handled_right", "unanswerable_declined")
+           "abstention_accuracy", "answered_rate", "handled_right", "unanswerable_declined", "declined_closest_hold")
 WORDS = re.compile(r"\w+")
 
 
@@ -62,6 +62,8 @@ class ItemResult:
     confidence: float = 0.0
     right_if_answered: bool | None = None  # would the best answer be right, whatever the threshold (plot, calibration)
     handled_right: float | None = None  # answered with an expected answer, or declined when unanswerable
+    closest_hold: float | None = None  # answerable but declined: do the closest passages shown hold an expected answer?
+    ranked_hold: float | None = None  # the same for as many passages in retrieval order (closest_hold's baseline)
     llm_written: int = 0  # with an LLM: sentences it wrote, judged by the support check
     llm_shown: int = 0  # of those, shown to the user
     llm_mode: bool = False  # the answer is the LLM's (else extractive, fallen back if it wrote any)
@@ -146,7 +148,8 @@ Similarity = Callable[[str, str], float]
 
 def evaluate(items: list[EvalItem], ask: Asker, similarity: Similarity | None, k: int,
              progress: Callable[[Iterable[EvalItem]], Iterable[EvalItem]] = lambda x: x,
-             threshold: float | None = None, not_found_text: str = "", streams: bool = False) -> dict[str, Any]:
+             threshold: float | None = None, not_found_text: str = "", streams: bool = False,
+             decline: Callable[[str], Answer] | None = None) -> dict[str, Any]:
     """Run every item through `ask` (answer and ranked hits or document ids) and score it.
 
     With `streams`, `ask` takes `on_text` (an LLM's checked text so far), and the time to the first
@@ -155,6 +158,8 @@ def evaluate(items: list[EvalItem], ask: Asker, similarity: Similarity | None, k
     With a `threshold`, `ask` answers every question and the threshold is applied here, so
     the report also knows whether each declined answer would have been right: what the
     plot of answered-right against answered, and the calibration table, are drawn from.
+    `decline` then gives the reply a user would get instead (the closest passages, which the
+    report checks for an expected answer); without it the declined answer shows no passages.
     """
     results = []
     for item in progress(items):
@@ -165,9 +170,15 @@ def evaluate(items: list[EvalItem], ask: Asker, similarity: Similarity | None, k
         latency = (time.perf_counter() - start) * 1000
         retrieved = _ranked_docs(ranked)
         right = None if item.unanswerable or not item.must_contain else _contains(answer, item.must_contain)
-        if threshold is not None and answer.found and answer.confidence < threshold:
-            answer = replace(answer, found=False, answer=not_found_text, citations=())
+        declined_here = threshold is not None and answer.found and answer.confidence < threshold
+        if declined_here:
+            answer = decline(item.question) if decline else replace(answer, found=False, answer=not_found_text,
+                                                                    citations=())
         result = score_item(item, answer, retrieved, k, similarity, latency)
+        if declined_here and decline is None:
+            result.closest_hold = None  # the passages a user would see are not known here
+        elif result.closest_hold is not None:
+            result.ranked_hold = _ranked_hold(ranked, len(answer.citations), item.must_contain)
         result.right_if_answered = False if item.unanswerable else right
         # Rounded as latency_ms is (score_item, summarise): at one place against two, a first sentence
         # just before the end read 26.5 ms of an answer that took 26.49.
@@ -177,9 +188,19 @@ def evaluate(items: list[EvalItem], ask: Asker, similarity: Similarity | None, k
             "results": [asdict(r) for r in results]}
 
 
+def _ranked_hold(ranked: list[Hit] | list[str], shown: int, expected: tuple[str, ...]) -> float | None:
+    """Would as many passages in retrieval order have held an expected answer (None: only ids are known)?"""
+    if not all(isinstance(hit, Hit) for hit in ranked):
+        return None
+    return float(_holds(" ".join(hit.chunk.text for hit in ranked[:shown]), expected))
+
+
 def _contains(answer: Answer, expected: tuple[str, ...]) -> bool:
-    text = answer.answer.lower() if answer.found else ""
-    return any(m.lower() in text for m in expected)
+    return answer.found and _holds(answer.answer, expected)
+
+
+def _holds(text: str, expected: tuple[str, ...]) -> bool:
+    return any(m.lower() in text.lower() for m in expected)
 
 
 def _ranked_docs(ranked: list[Hit] | list[str]) -> list[str]:
@@ -211,6 +232,8 @@ def score_item(item: EvalItem, answer: Answer, retrieved: list[str], k: int, sim
             result.citation_precision = sum(_is_gold(doc, gold) for doc in cited) / len(cited)
     if item.must_contain and not item.unanswerable:
         result.contains = float(_contains(answer, item.must_contain))
+    if item.must_contain and not item.unanswerable and not answer.found:
+        result.closest_hold = float(_holds(" ".join(c.quote for c in answer.citations), item.must_contain))
     if item.unanswerable:
         result.handled_right = float(not answer.found)
     elif result.contains is not None:
@@ -254,6 +277,8 @@ def summarise(results: list[ItemResult]) -> dict[str, float | None]:
         "answered_rate": mean([float(r.found) for r in answerable]),
         "handled_right": mean([r.handled_right for r in results]),
         "unanswerable_declined": mean([float(not r.found) for r in results if r.unanswerable]),
+        "declined_closest_hold": mean([r.closest_hold for r in results]),
+        "declined_ranked_hold": mean([r.ranked_hold for r in results]),
         "answer_words": mean([float(r.answer_words) for r in results if r.found]),
         "latency_p50_ms": round(percentile(latencies, 0.5), 2) if latencies else None,
         "latency_p95_ms": round(percentile(latencies, 0.95), 2) if latencies else None,
