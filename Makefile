@@ -14,6 +14,8 @@
 #               the check's time per sentence, by how many passages the model reads (about 5 minutes)
 #   make bench-threshold  how far the answer model's threshold moves between refits, and a smoother rule beside the
 #               shipped one, on the development parts only (about 12 minutes)
+#   make bench-cross-encoder  the shared note's cross-encoder rerun on the development articles beside the
+#               bundled model's cosine: does it learn when a paragraph does not answer? (about 12 minutes)
 #   make bench  install into .venv, run every benchmark up to a million passages and write BENCHMARKS.md
 #               (about 22 minutes; `make bench-quick`: small sizes in 3, into .citebot/bench/)
 
@@ -22,7 +24,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: setup run test eval squad train fuzz bench-hostile bench-support bench-stream bench-threshold bench bench-quick \
+.PHONY: setup run test eval squad train fuzz bench-hostile bench-support bench-stream bench-threshold bench-cross-encoder bench bench-quick \
 	bench-quality clean
 
 # The eval gate: each a little under the figures of eval/qa.jsonl on the day it was set,
@@ -96,6 +98,9 @@ bench-stream: setup
 
 bench-threshold: setup squad
 	$(BIN)/python bench/threshold_rules.py
+
+bench-cross-encoder: setup
+	$(BIN)/python bench/cross_encoder_probe.py
 
 bench: setup
 	$(BIN)/python bench/run.py
