@@ -81,3 +81,19 @@ def test_abbreviations_and_initials_do_not_end_a_sentence():
     assert [text[s:e] for s, e in quotable_units(text)] == [
         "He cited Art. 19 of the Covenant.", "See No. 5 of the list.",
         "J. R. Smith and the U.S. government met on 5 Jan. 2019 in Washington.", "Mr. Kozlov said so."]
+
+
+def test_a_line_break_inside_a_sentence_does_not_cut_the_unit():
+    # The source file breaks this sentence after "Bokayev" with a blank line (the bundled ODF document).
+    text = ("Intro sentence here, as written.\n\"Civil society activists Maks Bokayev\n\nand Talgat Ayan received "
+            "prison terms for participating in peaceful rally. The UN Working Group recommended release.")
+    units = [text[s:e] for s, e in quotable_units(text)]
+    assert any("Maks Bokayev" in u and "received prison terms" in u for u in units), units
+    assert "Intro sentence here, as written." in units
+
+
+def test_the_bokayev_sentence_is_one_unit_of_the_bundled_document(corpus_dir):
+    doc = read_document(corpus_dir / "2017-11-odf-meps-political-prisoners-eu-kazakhstan-pca.md",
+                        "2017-11-odf-meps-political-prisoners-eu-kazakhstan-pca.md")
+    units = [doc.text[s:e] for s, e in quotable_units(doc.text)]
+    assert any("Bokayev" in u and "peaceful rally" in u for u in units)

@@ -15,7 +15,7 @@ from functools import lru_cache
 
 from index.schema import Chunk, Document, Span
 
-SPLITTER_VERSION = "paragraph-punkt-clause-heading/3"
+SPLITTER_VERSION = "paragraph-punkt-clause-heading/4"
 LONG_SENTENCE_WORDS = 45  # resolutions run to 150-word sentences of "; whereas" clauses
 MIN_UNIT_WORDS = 3
 SPECIAL_TOKENS = 3  # [CLS], [SEP] and the line break after the title
@@ -47,21 +47,37 @@ def _punkt():
 def quotable_units(text: str) -> list[Span]:
     """Offsets of the units of `text`, paragraph by paragraph; a heading joins the first unit below it."""
     units: list[Span] = []
-    paragraphs = list(re.finditer(r"[^\n]+", text))
+    paragraphs = _paragraphs(text)
     heading: int | None = None
-    for at, paragraph in enumerate(paragraphs):
-        base = paragraph.start()
-        spans = [span for s, e in _sentences(paragraph.group()) for span in _clauses(text, base + s, base + e)]
+    for at, (base, end) in enumerate(paragraphs):
+        paragraph = text[base:end]
+        spans = [span for s, e in _sentences(paragraph) for span in _clauses(text, base + s, base + e)]
         merged = _merge_fragments(text, spans)
         if heading is not None and merged:
             merged[0] = (heading, merged[0][1])
             heading = None
-        following = paragraphs[at + 1].group() if at + 1 < len(paragraphs) else ""
-        if _is_heading(paragraph.group()) and following and not _is_heading(following):
-            heading = paragraph.start()
+        following = text[slice(*paragraphs[at + 1])] if at + 1 < len(paragraphs) else ""
+        if _is_heading(paragraph) and following and not _is_heading(following):
+            heading = base
         else:
             units.extend(merged)
     return units
+
+
+def _paragraphs(text: str) -> list[Span]:
+    """Lines of text; one that starts in lower case after one that ends without any punctuation continues it
+    ("activists Maks Bokayev" / "and Talgat Ayan received prison terms"): a break the source file put mid-sentence.
+    After a comma or semicolon it does not: a resolution's "having regard to ...," clauses are items of their own."""
+    paragraphs: list[Span] = []
+    for line in re.finditer(r"[^\n]+", text):
+        if not line.group().strip():
+            continue
+        if paragraphs and line.group().lstrip()[:1].islower() and \
+                not CLOSING.search(text[slice(*paragraphs[-1])].rstrip()):
+            paragraphs[-1] = (paragraphs[-1][0], line.end())
+        else:
+            paragraphs.append(line.span())
+    return paragraphs
 
 
 def _sentences(paragraph: str) -> list[Span]:
