@@ -3,6 +3,10 @@
 #               (TELEGRAM_BOT_TOKEN set) or else the terminal chat
 #   make test   install into .venv, run the eval gates (eval/qa.jsonl, and the held-out SQuAD articles), then the tests
 #   make train  fit the answer scorer (index/models/answer_scorer.json) on the development part of the labelled sets
+#   make train-reader  fine-tune the span reader from the bundled MiniLM on ../shared/datasets/squad-train and
+#               export it (index/models/reader: int8 ONNX and its card); READER_RECIPE=cpu (default, under an hour
+#               on 2 cores) or gpu (the GPU recipe, for a machine with one: see README, "The span reader")
+#   make bench-reader  the reader's worth and cost on the development parts, by passages read, beside it off
 #   make eval   the eval on eval/qa.jsonl beside a default llama-index baseline; report in .citebot/eval/
 #   make fuzz   the property tests of everything that reads untrusted input, as a long campaign (about 15 minutes):
 #               prints how many inputs each property tried, the total, and any input that broke one
@@ -24,7 +28,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: setup run test eval squad train fuzz bench-hostile bench-support bench-stream bench-threshold bench-cross-encoder bench bench-quick \
+.PHONY: setup run test eval squad train train-reader export-reader bench-reader fuzz bench-hostile bench-support bench-stream bench-threshold bench-cross-encoder bench bench-quick \
 	bench-quality clean
 
 # The eval gate: each a little under the figures of eval/qa.jsonl on the day it was set,
@@ -72,6 +76,26 @@ squad: setup
 
 train: setup
 	$(BIN)/citebot train --squad $(SQUAD_SOURCE)
+
+# The span reader: trained on SQuAD train (never on the SQuAD 2.0 articles above), its threshold chosen on
+# their development articles.
+SQUAD_TRAIN ?= ../shared/datasets/squad-train/squad-train-442-mixed.json.gz
+READER_RECIPE ?= cpu
+READER_WEIGHTS := .citebot/reader/$(READER_RECIPE)
+
+train-reader: setup
+	$(BIN)/python -m index.reader.train --recipe $(READER_RECIPE) --squad-train $(SQUAD_TRAIN) --out $(READER_WEIGHTS)
+	$(MAKE) export-reader
+
+# Export weights already trained (on a GPU machine, say) without training again; then choose, on the
+# development parts through the whole pipeline, when the span is shown first.
+export-reader: setup squad
+	$(BIN)/python -m index.reader.export $(READER_WEIGHTS) --squad2 $(SQUAD_SOURCE) --out index/models/reader
+	$(BIN)/citebot index
+	$(BIN)/python -m index.reader.tune
+
+bench-reader: setup squad
+	$(BIN)/python bench/reader_cost.py
 
 eval: setup
 	$(BIN)/citebot index

@@ -1,6 +1,6 @@
 """How steady the answer model's threshold is, and what a smoother rule would give: development data only.
 
-The shipped rule (index.evaluate.train._best_threshold) takes the peak of the handled-right
+The shipped rule (index.evaluate.train.best_threshold) takes the peak of the handled-right
 curve over thresholds, averaged over ±0.05, on cross-validated predictions. On the corpus's
 hundred development questions that curve is flat and jagged. The alternative measured here
 reads the same goal (each kind of question weighing half) off two logistic fits of the best
@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.train_command import SQUAD  # noqa: E402
-from index.evaluate.train import (_best_threshold, _best_unit, _cross_validated_unit_logits, _platt,  # noqa: E402
+from index.evaluate.train import (best_threshold, _best_unit, _cross_validated_unit_logits, _platt,  # noqa: E402
                                   handled)
 from index.settings import Settings  # noqa: E402
 
@@ -73,7 +73,7 @@ def both_rules(logits: np.ndarray, correct: np.ndarray,
                answerable: np.ndarray) -> tuple[tuple[float, float], tuple[float, float]]:
     """(peak rule's threshold, crossing rule's), and the calibration (Platt slope, bias) both apply to."""
     platt = _platt(logits, correct)
-    return ((_best_threshold(calibrated(logits, platt), correct, answerable),
+    return ((best_threshold(calibrated(logits, platt), correct, answerable),
              crossing_threshold(logits, correct, answerable, platt)), platt)
 
 
@@ -159,7 +159,7 @@ def repeated(rows: list, names: list[str], unit_logits: list[list[np.ndarray]],
         for name in names:
             logits, correct, answerable = per_set(rows, top, name)
             platt = _platt(logits, correct)
-            threshold = _best_threshold(calibrated(logits, platt), correct, answerable)
+            threshold = best_threshold(calibrated(logits, platt), correct, answerable)
             right = handled(calibrated(logits, platt), correct, answerable, threshold)["balanced_handled_right"]
             cells.append(f"{name} {threshold:.2f} -> {right:.3f}")
             if name == "corpus":

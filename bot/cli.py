@@ -229,13 +229,14 @@ def _known_error_message(error: Exception) -> str | None:
     from index.answer.llm import LlmUnavailable
     from index.evaluate.datasets import DatasetError
     from index.answer.scorer import ScorerError
+    from index.reader.model import ReaderError
     from index.store.files import BuildBusy, IndexDamaged, IndexMismatch, IndexMissing, IndexWriteError
     from index.embed.ray_embed import RayUnavailable
     from index.store.connections import StoreUnavailable
 
     known = (CliError, CorpusError, ModelLoadError, EmptyQuestion, PromptError, IndexMismatch, IndexMissing, IndexDamaged,
              BuildBusy, IndexWriteError, EvalError, LlmUnavailable, ScorerError, DatasetError, RayUnavailable,
-             StoreUnavailable)
+             StoreUnavailable, ReaderError)
     if isinstance(error, known):
         return str(error)
     if isinstance(error, ValidationError):

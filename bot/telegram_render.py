@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from html import escape
 
+from bot.render import short_line
 from index.schema import Answer, Citation
 
 TELEGRAM_LIMIT = 4096
@@ -37,6 +38,9 @@ def answer_messages(answer: Answer, not_found_heading: str = "Closest passages:"
                     limit: int = TELEGRAM_LIMIT) -> list[str]:
     """The answer with [n] markers, then a compact numbered source list."""
     paragraphs = [Paragraph(note, "italic")] if note else []
+    short = short_line(answer)
+    if short:
+        paragraphs.append(Paragraph(short, "bold"))
     paragraphs.append(Paragraph(answer.answer))
     if answer.citations:
         paragraphs.append(Paragraph("Sources:" if answer.found else not_found_heading, "bold"))

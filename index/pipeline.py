@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from index.answer.compose import compose
+from index.answer.compose import Reading, compose
 from index.ingest.chunking import embedding_text
 from index.answer.support import Support, check as check_support
 from index.answer.answer_type import type_noun
@@ -20,6 +20,7 @@ from index.ingest.build import expected_meta
 from index.embed.encoders import Encoder, open_encoder
 from index.answer.prompts import Prompts, load_prompts
 from index.answer.retrieve import retrieve
+from index.reader.model import Reader
 from index.schema import Answer, Hit
 from index.answer.scorer import AnswerScorer, ScorerError
 from index.settings import Settings
@@ -42,7 +43,8 @@ class Pipeline:
     """Holds the loaded model, index and templates; `ask` is safe to call from many threads."""
 
     def __init__(self, settings: Settings, embedder: Encoder, store: Store, prompts: Prompts,
-                 scorer: AnswerScorer | None, generator: LlmAnswerer | None = None) -> None:
+                 scorer: AnswerScorer | None, generator: LlmAnswerer | None = None,
+                 reader: Reader | None = None) -> None:
         self.settings = settings
         self.embedder = embedder
         self.store = store
@@ -52,6 +54,7 @@ class Pipeline:
         self.min_confidence = settings.min_confidence if settings.min_confidence is not None \
             else self.calibration.threshold if self.calibration is not None else 0.5
         self.generator = generator  # the optional LLM; None answers extractively
+        self.reading = Reading(reader, settings.reader_passages, self.min_confidence) if reader is not None else None
         # The LLM words only answers a user would get; the eval lowers min_confidence to see every answer.
         self.llm_min_confidence = self.min_confidence
         self._reload_lock = threading.Lock()
@@ -86,7 +89,8 @@ class Pipeline:
         scorer = AnswerScorer.load(settings.answer_model)
         wants_llm = settings.llm_provider == "openai" or settings.llm_model_path is not None
         generator = LlmAnswerer.from_settings(settings, prompts) if wants_llm else None
-        return cls(settings, embedder or open_encoder(settings), store, prompts, scorer, generator)
+        reader = Reader.load(settings.reader_model) if settings.reader else None
+        return cls(settings, embedder or open_encoder(settings), store, prompts, scorer, generator, reader)
 
     def search(self, question: str) -> list[Hit]:
         question = normalise_question(question)
@@ -110,7 +114,7 @@ class Pipeline:
         not_found = self.prompts.render("not_found", question=asked.text)
         threshold = self.min_confidence if min_confidence is None else min_confidence
         answer = compose(asked, hits, self.scorer, self.calibration, threshold, self.settings.answer_sentences,
-                         not_found)
+                         not_found, self.reading)
         if answer.found and self.generator is not None and answer.confidence >= self.llm_min_confidence:
             # the evidence suffices: let the LLM word it
             answer = self.generator.answer(answer, llm_evidence(answer, hits, self.settings.llm_passages), self.support,

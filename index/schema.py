@@ -72,6 +72,17 @@ class Citation:
     source: str | None
     quote: str  # the exact passage text
     score: float
+    focus: Span | None = None  # where in `quote` the first statement cited to it stands
+
+
+@dataclass(frozen=True)
+class ShortAnswer:
+    """The exact answer the reader found: `text` is quote[start:end] of citation `citation`."""
+
+    text: str
+    citation: int  # the number n of the citation whose quote holds it
+    start: int
+    end: int
 
 
 @dataclass(frozen=True)
@@ -83,6 +94,7 @@ class Answer:
     confidence: float = 0.0  # the scorer's calibrated probability that the best unit answers the question
     mode: str = "extractive"  # "llm": an LLM worded it, each sentence checked against its passages
     sentences: tuple[CheckedSentence, ...] = ()  # in llm mode: every sentence the LLM wrote, shown or not
+    span: ShortAnswer | None = None  # the short answer, when the reader found one in a cited passage
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -93,6 +105,7 @@ class Answer:
             "mode": self.mode,
             "citations": [asdict(c) for c in self.citations],
             "sentences": [asdict(s) for s in self.sentences],
+            "span": asdict(self.span) if self.span is not None else None,
         }
 
     @classmethod
@@ -100,9 +113,11 @@ class Answer:
         """The answer `to_json` wrote (kept by the bot's shared memory, so another replica can show its sources)."""
         return cls(question=data["question"], answer=data["answer"], found=data["found"],
                    confidence=data["confidence"], mode=data["mode"],
-                   citations=tuple(Citation(**c) for c in data["citations"]),
+                   citations=tuple(Citation(**{**c, "focus": tuple(c["focus"]) if c.get("focus") else None})
+                                   for c in data["citations"]),
                    sentences=tuple(CheckedSentence(**{**s, "cites": tuple(s["cites"]), "missing": tuple(s["missing"])})
-                                   for s in data["sentences"]))
+                                   for s in data["sentences"]),
+                   span=ShortAnswer(**data["span"]) if data.get("span") else None)
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,17 @@ class Settings(BaseSettings):
         description="The answer scorer written by `citebot train` (JSON: features, coefficients, calibration, "
         "threshold, and the card saying what it was fitted on).",
     )
+    reader: bool = Field(
+        True, description="Read the best passages with the span reader (reader_model) and put its exact answer, "
+        "a date, a name, a number, first, above the cited sentence that holds it. Off: the sentences alone.")
+    reader_model: Path = Field(
+        Path(__file__).resolve().parent / "models" / "reader",
+        description="Folder of the span reader `make train-reader` writes: model.onnx (int8), tokenizer.json and "
+        "reader.json, its card, checked at load.")
+    reader_passages: int = Field(
+        1, ge=1, le=20, description="Passages the reader reads, those of the best-scored sentences first. On the "
+        "development parts one gave the best short answers (F1 0.59 and 0.48, against 0.54 and 0.45 reading two) in "
+        "half the time (make bench-reader).")
     calibration: str = Field(
         "corpus",
         description="Which of the answer model's calibrations turns scores into confidence, with its threshold: "

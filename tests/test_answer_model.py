@@ -89,13 +89,13 @@ def test_training_is_reproducible_and_the_json_scores_as_sklearn_did():
 
 
 def test_the_threshold_does_not_follow_the_share_of_unanswerable_questions():
-    from index.evaluate.train import _best_threshold
+    from index.evaluate.train import best_threshold
 
     answerable, unanswerable = np.linspace(0.2, 0.9, 100), np.linspace(0.1, 0.7, 50)
 
     def threshold(copies: int) -> float:
         right = np.concatenate([np.ones(len(answerable), bool), np.zeros(len(unanswerable) * copies, bool)])
-        return _best_threshold(np.concatenate([answerable, *[unanswerable] * copies]), right, right.copy())
+        return best_threshold(np.concatenate([answerable, *[unanswerable] * copies]), right, right.copy())
 
     # Counted plainly, a third of the set unanswerable gave 0.20 and three fifths gave 0.69.
     assert threshold(1) == threshold(3) == 0.66

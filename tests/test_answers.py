@@ -140,3 +140,17 @@ def test_a_negated_question_is_answered_in_the_positive_words_the_documents_use(
     assert answer.found
     assert "calls for release of all other political prisoners" in answer.answer
     assert "Maks Bokayev" in answer.answer and "Iskander Yerimbetov" in answer.answer
+
+
+def test_the_source_under_an_answer_shows_the_lines_around_the_cited_sentence(pipeline):
+    from bot.render import render_answer
+
+    answer = pipeline.ask("who chaired the DROI delegation?")
+    rendered = render_answer(answer, pipeline.prompts)
+    sources = rendered.split("Sources:", 1)[1]
+    assert "Chair of the delegation: Christian Sagartz" in " ".join(sources.split())
+    # the press release's passage opens with this line, far above the cited one: a reader checking the
+    # citation would not find the answer there
+    assert "Universal Human Rights apply to everyone" not in sources
+    cited = answer.citations[0]
+    assert cited.quote[slice(*cited.focus)].startswith("Composition of the delegation")

@@ -53,6 +53,16 @@ def test_question_gets_a_cited_html_answer_with_source_and_vote_buttons(fake):
     assert not fake.sent("sendMessageDraft", chat) and not fake.sent("editMessageText", chat)  # no LLM: no preview
 
 
+def test_the_short_answer_comes_first_in_bold_above_its_cited_sentence(fake):
+    chat = next(ids)
+    [reply] = ask(fake, "When did an EU delegation visit Bokayev in detention?", chat=chat)
+    assert_telegram_html(reply["text"])
+    first, rest = reply["text"].split("\n\n", 1)
+    assert first.startswith("<b>") and first.endswith(" [1]</b>") and "November 24, 2017" in first
+    assert len(first) < 40  # the date, not the sentence
+    assert rest.startswith("We welcome the fact that on November 24, 2017")
+
+
 def test_typing_is_shown_while_a_slow_answer_is_worked_on(fake, bot):
     class Slow:
         def __getattr__(self, name):

@@ -18,11 +18,13 @@ MARKER = re.compile(r"\[(\d+)\]")
 
 
 def check_answer_contract(record: dict) -> None:
-    assert set(record) == {"question", "answer", "found", "confidence", "mode", "citations", "sentences"}
+    assert set(record) == {"question", "answer", "found", "confidence", "mode", "citations", "sentences", "span"}
     assert isinstance(record["question"], str) and isinstance(record["answer"], str)
     assert isinstance(record["found"], bool)
     for citation in record["citations"]:
-        assert set(citation) == {"n", "doc_id", "title", "date", "source", "quote", "score"}
+        assert set(citation) == {"n", "doc_id", "title", "date", "source", "quote", "score", "focus"}
+        focus = citation["focus"]
+        assert focus is None or 0 <= focus[0] < focus[1] <= len(citation["quote"])
         assert isinstance(citation["n"], int) and isinstance(citation["score"], float)
         assert isinstance(citation["doc_id"], str) and isinstance(citation["title"], str)
         assert citation["date"] is None or isinstance(citation["date"], str)
@@ -30,6 +32,9 @@ def check_answer_contract(record: dict) -> None:
         assert isinstance(citation["quote"], str) and citation["quote"]
     numbers = {c["n"] for c in record["citations"]}
     assert {int(n) for n in MARKER.findall(record["answer"])} <= numbers
+    if record["span"] is not None:  # the short answer: exact words of the citation it names
+        quote = next(c["quote"] for c in record["citations"] if c["n"] == record["span"]["citation"])
+        assert quote[record["span"]["start"] : record["span"]["end"]] == record["span"]["text"]
 
 
 def test_ask_json_prints_one_object_with_the_contract(built_index, capsys):

@@ -240,3 +240,24 @@ def test_the_eval_times_the_first_checked_sentence_of_a_streamed_answer():
     result = report["results"][0]
     assert 50 <= result["first_sentence_ms"] <= result["latency_ms"] - 200
     assert report["metrics"]["llm_first_sentence_p50_ms"] == result["first_sentence_ms"]
+
+
+def test_what_is_shown_first_is_scored_by_exact_match_and_f1():
+    from dataclasses import replace
+
+    from index.schema import ShortAnswer
+
+    item = EvalItem("q", "s1", must_contain=("29 November 2017",))
+    sentence = answer("The dialogue was held in Astana on 29 November 2017 [1]", ["a.txt"])
+    short = replace(sentence, span=ShortAnswer("on 29 November 2017", 1, 33, 52))
+    with_span, without = score_item(item, short, [], 5, None, 1.0), score_item(item, sentence, [], 5, None, 1.0)
+    assert with_span.span_exact_match == 0.0 and with_span.span_f1 == 0.8571  # "on" is extra
+    assert with_span.short_answer == "on 29 November 2017"
+    assert without.span_exact_match == 0.0 and 0 < without.span_f1 < with_span.span_f1
+    exact = score_item(item, replace(sentence, span=ShortAnswer("29 November 2017", 1, 36, 52)), [], 5, None, 1.0)
+    assert exact.span_exact_match == 1.0 and exact.span_f1 == 1.0
+    declined = score_item(item, answer("not found", [], found=False), [], 5, None, 1.0)
+    assert declined.span_f1 is None  # measured over answered questions only
+    metrics = summarise([with_span, without, exact, declined])
+    assert metrics["span_exact_match"] == round(1 / 3, 4) and metrics["short_answer_rate"] == round(2 / 3, 4)
+

@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from index.answer.features import Candidate, Question, candidates
+from index.answer.short import ReadSpan, read_span
 from index.store.lexical import terms
-from index.schema import Answer, Citation, Hit
+from index.schema import Answer, Citation, Hit, ShortAnswer
 from index.answer.scorer import AnswerScorer, Calibration
+
+if TYPE_CHECKING:
+    from index.reader.model import Reader
 
 FOLLOW_ON = re.compile(r"^(These|They|Those|He|She|It|This|Their|His|Her)\b")
 NEAR_BEST = 0.85  # a further unit must be this likely, relative to the best, to join the answer
@@ -35,15 +40,37 @@ class Unit:
     covered: frozenset[str]
 
 
+@dataclass(frozen=True)
+class Reading:
+    """The span reader, how many of the best units' passages it reads, and the least score (the answer
+    threshold) of a unit its span may move to the front."""
+
+    reader: Reader
+    passages: int
+    min_score: float
+
+
 def compose(question: Question, hits: list[Hit], scorer: AnswerScorer, calibration: Calibration,
-            min_confidence: float, max_units: int, not_found_text: str) -> Answer:
-    """The cited answer, or a plain 'not found' with the closest passages."""
+            min_confidence: float, max_units: int, not_found_text: str, reading: Reading | None = None) -> Answer:
+    """The cited answer, the reader's short answer first where it finds one, or a plain 'not found' with the
+    closest passages."""
     units = score_units(question, hits, scorer, calibration)
     confidence = units[0].score if units else 0.0
     if not units or confidence < min_confidence:
         return _not_found(question.text, hits, units, not_found_text, confidence)
+    span = read_span(reading.reader, question.text, hits, units, reading.passages, reading.min_score) \
+        if reading is not None else None
+    if span is not None:  # the unit that holds the exact answer is said first
+        units = [span.unit, *(unit for unit in units if unit is not span.unit)]
     chosen = _choose(units, question.weights, [hit.chunk.doc_id for hit in hits], max_units)
-    return _cite(question.text, hits, chosen, confidence)
+    answer = _cite(question.text, hits, chosen, confidence)
+    return replace(answer, span=_short_answer(span, hits)) if span is not None else answer
+
+
+def _short_answer(span: ReadSpan, hits: list[Hit]) -> ShortAnswer:
+    """The span as the answer shows it: in citation 1, the passage of the first statement."""
+    text = hits[span.unit.hit_rank].chunk.text
+    return ShortAnswer(text=text[span.start : span.end], citation=1, start=span.start, end=span.end)
 
 
 def score_units(question: Question, hits: list[Hit], scorer: AnswerScorer, calibration: Calibration) -> list[Unit]:
@@ -87,18 +114,19 @@ def _choose(units: list[Unit], weights: dict[str, float], hits_doc: list[str], m
 
 def _cite(question: str, hits: list[Hit], chosen: list[Unit], confidence: float) -> Answer:
     numbers: dict[int, int] = {}
+    focus: dict[int, tuple[int, int]] = {}
     statements = []
     for unit in chosen:
         hit = hits[unit.hit_rank]
         n = numbers.setdefault(unit.hit_rank, len(numbers) + 1)
-        start = _with_antecedent(hit, unit.start)
-        span = hit.chunk.text[start : _with_follow_on(hit, unit.end)]
-        statement = _without_stray_quotes(re.sub(r"\s+", " ", span).rstrip(TRAILING))  # a heading's line break too
+        start, end = _with_antecedent(hit, unit.start), _with_follow_on(hit, unit.end)
+        focus.setdefault(unit.hit_rank, (start, end))
+        statement = _without_stray_quotes(re.sub(r"\s+", " ", hit.chunk.text[start:end]).rstrip(TRAILING))  # a heading's line break too
         statements.append(f"{statement} [{n}]")
     best_score = {}
     for unit in chosen:
         best_score.setdefault(unit.hit_rank, unit.score)
-    citations = tuple(citation(n, hits[rank], best_score[rank]) for rank, n in numbers.items())
+    citations = tuple(citation(n, hits[rank], best_score[rank], focus[rank]) for rank, n in numbers.items())
     return Answer(question=question, answer=" ".join(statements), found=True, citations=citations,
                   confidence=confidence)
 
@@ -148,8 +176,8 @@ def _not_found(question: str, hits: list[Hit], units: list[Unit], not_found_text
                   confidence=confidence)
 
 
-def citation(n: int, hit: Hit, score: float) -> Citation:
-    """Passage `hit`, numbered `n` in the answer; `score`: how strongly it answers."""
+def citation(n: int, hit: Hit, score: float, focus: tuple[int, int] | None = None) -> Citation:
+    """Passage `hit`, numbered `n` in the answer; `score`: how strongly it answers; `focus`: what it is cited for."""
     return Citation(
         n=n,
         doc_id=hit.doc.doc_id,
@@ -158,4 +186,5 @@ def citation(n: int, hit: Hit, score: float) -> Citation:
         source=hit.doc.source,
         quote=hit.chunk.text,
         score=round(float(score), 4),
+        focus=focus,
     )

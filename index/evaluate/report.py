@@ -24,6 +24,10 @@ LABELS = {
     # Of the answerable questions declined: the closest passages the reply shows hold an expected answer.
     "declined_closest_hold": "declined, shown hold answer",
     "declined_ranked_hold": "  as many in retrieval order",
+    # Of the answerable questions answered: what is shown first (the short answer, else the whole answer).
+    "span_exact_match": "shown first: exact match",
+    "span_f1": "shown first: F1",
+    "short_answer_rate": "  short answer given",
     "answer_words": "words per answer",
     "latency_p50_ms": "latency p50 (ms)",
     "latency_p95_ms": "latency p95 (ms)",

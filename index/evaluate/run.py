@@ -20,12 +20,14 @@ from typing import Any
 
 import numpy as np
 
+from index.evaluate.spans import exact_match, span_f1
 from index.schema import Answer, Hit
 
 MARKER = re.compile(r"\s*\[\d+\]")
 # Higher is better for every metric but latency.
 METRICS = ("hit_at_k", "mrr", "citation_precision", "citation_recall", "answer_contains", "answer_similarity",
-           "abstention_accuracy", "answered_rate", "handled_right", "unanswerable_declined", "declined_closest_hold")
+           "abstention_accuracy", "answered_rate", "handled_right", "unanswerable_declined", "declined_closest_hold",
+           "span_exact_match", "span_f1")
 WORDS = re.compile(r"\w+")
 
 
@@ -69,6 +71,9 @@ class ItemResult:
     llm_mode: bool = False  # the answer is the LLM's (else extractive, fallen back if it wrote any)
     shown_unquoted: int = 0  # shown LLM sentences with a number or name absent from their cited passages
     first_sentence_ms: float | None = None  # with an LLM: when its first checked sentence could be shown
+    short_answer: str | None = None  # the reader's exact answer, when it gave one
+    span_exact_match: float | None = None  # answered answerable: what is shown first (short answer, else the
+    span_f1: float | None = None  # ... whole answer) against the expected answers, as SQuAD scores it
 
 
 @dataclass
@@ -232,6 +237,11 @@ def score_item(item: EvalItem, answer: Answer, retrieved: list[str], k: int, sim
             result.citation_precision = sum(_is_gold(doc, gold) for doc in cited) / len(cited)
     if item.must_contain and not item.unanswerable:
         result.contains = float(_contains(answer, item.must_contain))
+    if item.must_contain and not item.unanswerable and answer.found:
+        shown_first = answer.span.text if answer.span is not None else MARKER.sub("", answer.answer)
+        result.short_answer = answer.span.text if answer.span is not None else None
+        result.span_exact_match = exact_match(shown_first, item.must_contain)
+        result.span_f1 = round(span_f1(shown_first, item.must_contain), 4)
     if item.must_contain and not item.unanswerable and not answer.found:
         result.closest_hold = float(_holds(" ".join(c.quote for c in answer.citations), item.must_contain))
     if item.unanswerable:
@@ -279,6 +289,9 @@ def summarise(results: list[ItemResult]) -> dict[str, float | None]:
         "unanswerable_declined": mean([float(not r.found) for r in results if r.unanswerable]),
         "declined_closest_hold": mean([r.closest_hold for r in results]),
         "declined_ranked_hold": mean([r.ranked_hold for r in results]),
+        "span_exact_match": mean([r.span_exact_match for r in results]),
+        "span_f1": mean([r.span_f1 for r in results]),
+        "short_answer_rate": mean([float(r.short_answer is not None) for r in results if r.span_f1 is not None]),
         "answer_words": mean([float(r.answer_words) for r in results if r.found]),
         "latency_p50_ms": round(percentile(latencies, 0.5), 2) if latencies else None,
         "latency_p95_ms": round(percentile(latencies, 0.95), 2) if latencies else None,

@@ -13,8 +13,6 @@ kind of CPU; across instruction sets the vectors differ in their last bits, and 
 
 from __future__ import annotations
 
-import re
-import string
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +23,7 @@ import numpy as np
 from index.evaluate.datasets import DEVELOPMENT, describe, document_of, select_part
 from index.evaluate.plot import calibration_bins
 from index.evaluate.run import EvalItem
+from index.evaluate.spans import normalised
 from index.answer.features import FEATURES, candidates
 from index.answer.scorer import AnswerScorer, Calibration, Trees
 
@@ -45,12 +44,6 @@ class Labelled:
     answerable: bool
     features: np.ndarray
     holds_answer: np.ndarray  # one bool per unit
-
-
-def normalised(text: str) -> str:
-    """SQuAD's answer normalisation: lower case, no punctuation, articles or extra spaces."""
-    text = "".join(ch for ch in text.lower() if ch not in string.punctuation and ch not in "“”‘’")
-    return " ".join(re.sub(r"\b(a|an|the)\b", " ", text).split())
 
 
 def holds(text: str, answers: tuple[str, ...]) -> bool:
@@ -87,7 +80,7 @@ def fit(rows: list[Labelled], data_card: dict[str, Any]) -> tuple[AnswerScorer, 
         mask = np.asarray([r.dataset == name for r in rows])
         slope, bias = _platt(logits[mask], correct[mask])
         confidence = 1 / (1 + np.exp(-(slope * logits[mask] + bias)))
-        threshold = _best_threshold(confidence, correct[mask], answerable[mask])
+        threshold = best_threshold(confidence, correct[mask], answerable[mask])
         calibrations[name] = Calibration(slope, bias, threshold)
         figures[name] = {"threshold": threshold, **{k: round(v, 4) for k, v in
                                                     handled(confidence, correct[mask], answerable[mask], threshold).items()}}
@@ -192,7 +185,7 @@ def _balanced(right: np.ndarray, answerable: np.ndarray) -> float:
     return float(np.mean(shares)) if shares else 0.0
 
 
-def _best_threshold(confidence: np.ndarray, correct: np.ndarray, answerable: np.ndarray) -> float:
+def best_threshold(confidence: np.ndarray, correct: np.ndarray, answerable: np.ndarray) -> float:
     """GOAL. On a hundred questions the curve is flat and jagged: its single highest point moved by 0.11 between
     two trainings that differed in float rounding alone, so the peak of the averaged curve is taken.
 

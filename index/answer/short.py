@@ -1,0 +1,54 @@
+"""The short answer: the reader's span in the passages the answer draws on, and the unit that holds it.
+
+The trees (index.answer.scorer) say whether the documents answer and which units do; the
+reader (index.reader) says where in them the answer is. It reads the passages of the best
+scored units, and its best span counts only where it clears the reader's threshold and lies
+in a unit the trees find good enough to answer with, so it picks the answer's first statement
+but never makes a declined question answered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from index.schema import Hit
+
+if TYPE_CHECKING:
+    from index.answer.compose import Unit
+    from index.reader.model import Reader
+
+
+@dataclass(frozen=True)
+class ReadSpan:
+    """The reader's span: offsets in the text of the passage of `unit`, inside that unit."""
+
+    unit: Unit
+    start: int
+    end: int
+    margin: float
+
+
+def read_span(reader: Reader, question: str, hits: list[Hit], units: list[Unit], passages: int,
+              min_score: float) -> ReadSpan | None:
+    """The reader's best span over the passages of the best units, or None where it finds none it trusts."""
+    ranks = list(dict.fromkeys(unit.hit_rank for unit in units))[:passages]
+    if not ranks:
+        return None
+    reads = reader.read(question, [hits[rank].chunk.text for rank in ranks])
+    rank, read = max(zip(ranks, reads), key=lambda pair: pair[1].margin)
+    if read.empty or read.margin <= reader.span_threshold:
+        return None
+    unit = next((u for u in units if u.hit_rank == rank and u.start <= read.start < u.end), None)
+    if unit is None or unit.score < min_score:
+        return None
+    text = hits[rank].chunk.text
+    end = min(read.end, unit.end)
+    while end > read.start and (text[end - 1] in " \t\n,;:" or _full_stop(text, end - 1)):  # "in 2017." -> "in 2017"
+        end -= 1
+    return ReadSpan(unit, read.start, end, read.margin) if end > read.start else None
+
+
+def _full_stop(text: str, at: int) -> bool:
+    """A sentence's closing stop, not an abbreviation's ("U.S.")."""
+    return text[at] == "." and at > 0 and not text[at - 1].isupper()

@@ -1,0 +1,170 @@
+"""The span reader: its inputs, its made negatives, the shipped model's checks, and the short answer a user sees."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from index.reader.examples import Example, with_negatives
+from index.reader.model import DEFAULT_FOLDER, Reader, ReaderError
+from index.reader.windows import windows
+
+ODF = "2017-11-odf-meps-political-prisoners-eu-kazakhstan-pca.md"
+
+
+@pytest.fixture(scope="session")
+def tokenizer():
+    from tokenizers import Tokenizer
+
+    loaded = Tokenizer.from_file(str(DEFAULT_FOLDER / "tokenizer.json"))
+    loaded.no_padding()
+    loaded.no_truncation()
+    return loaded
+
+
+@pytest.fixture(scope="session")
+def reader() -> Reader:
+    return Reader.load()
+
+
+def test_a_long_passage_is_read_in_overlapping_windows_that_find_its_answer(tokenizer):
+    passage = " ".join(f"Sentence {i} says little." for i in range(60)) + " The dialogue took place in Astana."
+    answer_start = passage.index("Astana")
+    found = windows(tokenizer, "Where did the dialogue take place?", passage, max_tokens=64, overlap=16)
+    assert len(found) > 5
+    assert all(len(w.ids) <= 64 for w in found)
+    spans = [w.token_span(answer_start, answer_start + len("Astana")) for w in found]
+    held = [(w, s) for w, s in zip(found, spans) if s is not None]
+    assert held, "no window holds the answer"
+    window, (first, last) = held[-1]
+    start, end = window.offsets[first - window.context_from][0], window.offsets[last - window.context_from][1]
+    assert passage[start:end] == "Astana"
+    # neighbouring windows share tokens, so an answer at a boundary is whole in one of them
+    assert found[1].offsets[0][0] < found[0].offsets[-1][1]
+
+
+def test_made_negatives_are_questions_their_paragraph_does_not_answer():
+    context = "In 1854 the bridge over the Vistula was built by Stanisław Kierbedź in Warsaw."
+    other = "The Royal Castle was rebuilt in 1971 under the direction of Jan Zachwatowicz."
+    found = [Example("Warsaw", "Who built the bridge over the Vistula in 1854?", context, "Stanisław Kierbedź",
+                     context.index("Stanisław")),
+             Example("Warsaw", "When was the Royal Castle rebuilt?", other, "1971", other.index("1971"))]
+    made = [e for e in with_negatives(found, rate=1.0, seed=1) if not e.answerable]
+    kinds = {e.kind for e in made}
+    assert {"other-paragraph", "swapped"} <= kinds
+    for negative in made:
+        assert negative.answer_start == -1
+        if negative.kind == "other-paragraph":
+            assert negative.context != context or negative.question != found[0].question
+        if negative.kind == "swapped":
+            original = next(e for e in found if e.context == negative.context)
+            assert negative.question != original.question
+            swapped_in = set(negative.question.split()) - set(original.question.split())
+            assert swapped_in and not any(word.strip("?") in negative.context for word in swapped_in)
+
+
+def test_the_shipped_reader_finds_a_date_and_a_name(reader):
+    text = ("Ahead of the EU-Kazakhstan Human Rights Dialogue in Astana on 29 November 2017, the MEPs wrote a "
+            "letter. Chair of the delegation: Christian Sagartz (EPP, Austria).")
+    when, who = reader.read("When was the human rights dialogue in 2017?", [text])[0], \
+        reader.read("Who chaired the delegation?", [text])[0]
+    assert "29 November 2017" in text[when.start : when.end]
+    assert "Sagartz" in text[who.start : who.end]
+
+
+def test_a_damaged_reader_is_refused_with_one_line(tmp_path):
+    folder = tmp_path / "reader"
+    shutil.copytree(DEFAULT_FOLDER, folder)
+    model = folder / "model.onnx"
+    model.write_bytes(model.read_bytes()[: model.stat().st_size // 2])
+    with pytest.raises(ReaderError, match="cannot load the reader") as raised:
+        Reader.load(folder)
+    assert "\n" not in str(raised.value)
+
+
+def test_a_reader_whose_card_is_not_its_model_is_refused(tmp_path):
+    folder = tmp_path / "reader"
+    shutil.copytree(DEFAULT_FOLDER, folder)
+    card = json.loads((folder / "reader.json").read_text(encoding="utf-8"))
+    card["check"]["answer"] = "not what the model reads"
+    (folder / "reader.json").write_text(json.dumps(card), encoding="utf-8")
+    with pytest.raises(ReaderError, match="check question"):
+        Reader.load(folder)
+    (folder / "reader.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(ReaderError, match="not a reader card"):
+        Reader.load(folder)
+
+
+def test_the_shipped_reader_is_small_and_has_its_card():
+    card = json.loads((DEFAULT_FOLDER / "reader.json").read_text(encoding="utf-8"))
+    assert (DEFAULT_FOLDER / "model.onnx").stat().st_size <= 30 * 2**20
+    assert card["training"]["recipe"]["name"] in ("cpu", "gpu")
+    assert card["training"]["base_model"].startswith("sentence-transformers/all-MiniLM-L6-v2")
+    assert 0 < card["validation"]["forced_f1"] <= 1
+
+
+def test_a_date_question_gets_the_date_first_cited_to_its_passage(pipeline):
+    answer = pipeline.ask("When did an EU delegation visit Bokayev in detention?")
+    assert answer.found, answer.answer
+    assert answer.span is not None, answer.answer
+    assert "November 24, 2017" in answer.span.text
+    cited = next(c for c in answer.citations if c.n == answer.span.citation)
+    assert cited.doc_id == ODF
+    assert cited.quote[answer.span.start : answer.span.end] == answer.span.text
+    assert answer.answer.startswith("We welcome the fact that on November 24, 2017")
+
+
+def test_a_declined_question_has_no_short_answer(pipeline):
+    answer = pipeline.ask("What is the capital of France?")
+    assert not answer.found
+    assert answer.span is None
+
+
+def test_the_json_answer_carries_the_span(pipeline):
+    from index.schema import Answer
+
+    answer = pipeline.ask("When did an EU delegation visit Bokayev in detention?")
+    data = json.loads(json.dumps(answer.to_json()))
+    assert set(data["span"]) == {"text", "citation", "start", "end"}
+    assert Answer.from_json(data) == answer
+
+
+def test_without_the_reader_the_answer_is_the_sentences_alone(built_index, embedder, corpus_dir):
+    from index.pipeline import Pipeline
+    from index.settings import Settings
+
+    plain = Pipeline.open(Settings(corpus_dir=corpus_dir, index_dir=built_index, reader=False), embedder)
+    answer = plain.ask("When did an EU delegation visit Bokayev in detention?")
+    assert answer.found and answer.span is None
+    assert "November 24, 2017" in answer.answer
+
+
+def test_a_missing_reader_model_is_reported_at_start(built_index, embedder, corpus_dir, tmp_path):
+    from index.pipeline import Pipeline
+    from index.settings import Settings
+
+    with pytest.raises(ReaderError, match=str(tmp_path)):
+        Pipeline.open(Settings(corpus_dir=corpus_dir, index_dir=built_index, reader_model=tmp_path / "none"),
+                      embedder)
+
+
+def test_the_shipped_reader_folder_holds_only_what_is_loaded():
+    assert sorted(p.name for p in Path(DEFAULT_FOLDER).iterdir()) == ["model.onnx", "reader.json", "tokenizer.json"]
+
+
+def test_the_span_goes_first_above_the_margin_where_it_beats_its_sentence():
+    import math
+
+    from index.reader.tune import best_margin
+
+    # (margin, F1 of the span, F1 of the sentence): sure spans are right, unsure ones wrong
+    corpus = [(5.0, 1.0, 0.2), (4.0, 1.0, 0.3), (1.0, 0.0, 0.3), (0.5, 0.0, 0.2), (-math.inf, 0.0, 0.4)]
+    squad = [(6.0, 0.9, 0.1), (0.8, 0.1, 0.3)]
+    threshold, f1 = best_margin({"corpus": corpus, "squad2": squad})
+    assert 1.0 < threshold < 4.0
+    assert f1 == {"corpus": round((1 + 1 + 0.3 + 0.2 + 0.4) / 5, 4), "squad2": round((0.9 + 0.3) / 2, 4)}
+    always, _ = best_margin({"corpus": [(0.1, 1.0, 0.0), (0.2, 1.0, 0.0)]})
+    assert always == -math.inf
