@@ -30,6 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also run a default llama-index pipeline on the same items, side by side")
     parser.add_argument("--llm", action="store_true",
                         help="with an LLM configured, also answer the same items extractively, side by side")
+    parser.add_argument("--calibrate", action="store_true",
+                        help="choose the answer threshold on these questions and write it beside the index, where "
+                        "every later ask, chat and bot process uses it (CITEBOT_MIN_CONFIDENCE still wins)")
     parser.add_argument("--from-feedback", nargs="?", const="", metavar="LOG",
                         help="print 👎-voted answers of the bot's feedback log as items to complete")
 
@@ -78,6 +81,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     report["part"] = args.part
     report["malformed"] = loaded.problems
     _write_outputs(report, args, table, markdown)
+    if args.calibrate:
+        _calibrate(report, settings, args.file)
     if old is not None:
         text, _, _ = compare(old, report)
         print(text, file=sys.stderr if args.json else sys.stdout)
@@ -118,6 +123,21 @@ def _run_pipeline(items, settings: Settings, args: argparse.Namespace) -> dict:
         ask = baseline_asker(settings.corpus_dir, settings.embed_model)
         report["baseline"] = evaluate(items, ask, similarity, settings.top_k, progress)
     return report
+
+
+def _calibrate(report: dict, settings: Settings, source: Path) -> None:
+    from index.evaluate import calibrate
+
+    try:
+        chosen = calibrate.choose(report["results"])
+    except calibrate.TooFewLabelled as error:
+        raise EvalError(str(error)) from None
+    path = calibrate.write(settings.index_dir, chosen, source)
+    figures = chosen["handled_right"]
+    print(f"citebot: threshold {chosen['threshold']:.2f} (was {report['threshold']:.2f}) written to {path}: on these "
+          f"{chosen['questions']} questions it handles {figures['handled_right']:.3f} right, answers "
+          f"{figures['answerable_answered']:.3f} of the answerable and declines {figures['unanswerable_declined']:.3f} "
+          "of the unanswerable", file=sys.stderr)
 
 
 def _declined(pipeline, question: str):

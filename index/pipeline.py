@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from index.answer.compose import Reading, compose
+from index.evaluate.calibrate import read as owner_threshold
 from index.ingest.chunking import embedding_text
 from index.answer.support import Support, check as check_support
 from index.answer.answer_type import type_noun
@@ -51,8 +52,9 @@ class Pipeline:
         self.prompts = prompts
         self.scorer = scorer  # None only while training one: `evidence` works, `ask` does not
         self.calibration = scorer.calibration(settings.calibration) if scorer is not None else None
-        self.min_confidence = settings.min_confidence if settings.min_confidence is not None \
-            else self.calibration.threshold if self.calibration is not None else 0.5
+        owner = owner_threshold(settings.index_dir)  # `citebot eval --calibrate` on the owner's own questions
+        self.min_confidence = settings.min_confidence if settings.min_confidence is not None else owner \
+            if owner is not None else self.calibration.threshold if self.calibration is not None else 0.5
         self.generator = generator  # the optional LLM; None answers extractively
         self.reading = Reading(reader, settings.reader_passages, self.min_confidence) if reader is not None else None
         # The LLM words only answers a user would get; the eval lowers min_confidence to see every answer.

@@ -261,3 +261,36 @@ def test_what_is_shown_first_is_scored_by_exact_match_and_f1():
     metrics = summarise([with_span, without, exact, declined])
     assert metrics["span_exact_match"] == round(1 / 3, 4) and metrics["short_answer_rate"] == round(2 / 3, 4)
 
+
+def test_calibrate_writes_a_threshold_the_next_process_uses(built_index, tmp_path, capsys, embedder, corpus_dir):
+    import shutil
+
+    from index.pipeline import Pipeline
+    from index.settings import Settings
+
+    index_dir = tmp_path / "index"
+    shutil.copytree(built_index, index_dir)
+    items = tmp_path / "mine.jsonl"
+    rows = [json.loads(line) for line in (corpus_dir.parent / "eval" / "qa.jsonl").read_text().splitlines()]
+    chosen = [r for r in rows if not r.get("unanswerable")][:30] + [r for r in rows if r.get("unanswerable")][:12]
+    items.write_text("".join(json.dumps(r) + "\n" for r in chosen), encoding="utf-8")
+    code = main(["eval", str(items), "--index-dir", str(index_dir), "--calibrate"])
+    assert code == 0
+    written = json.loads((index_dir / "threshold.json").read_text())
+    assert 0 < written["threshold"] < 1 and written["questions"] >= 30
+    assert f"threshold {written['threshold']:.2f}" in capsys.readouterr().err
+    settings = Settings(corpus_dir=corpus_dir, index_dir=index_dir)
+    assert Pipeline.open(settings, embedder).min_confidence == written["threshold"]
+    assert Pipeline.open(settings.model_copy(update={"min_confidence": 0.9}), embedder).min_confidence == 0.9
+
+
+def test_calibrate_refuses_too_few_labelled_questions(built_index, tmp_path, capsys):
+    import shutil
+
+    index_dir = tmp_path / "index"
+    shutil.copytree(built_index, index_dir)
+    items = tmp_path / "few.jsonl"
+    items.write_text(json.dumps({"question": "When was the DVK banned?", "must_contain": ["13 March 2018"]}) + "\n")
+    assert main(["eval", str(items), "--index-dir", str(index_dir), "--calibrate"]) == 1
+    assert "needs at least 20 answerable" in capsys.readouterr().err
+    assert not (index_dir / "threshold.json").exists()

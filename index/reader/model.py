@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-
 from index.reader.windows import Window, batch_arrays, best_spans, windows
 
 FORMAT = 1
