@@ -294,3 +294,17 @@ def test_calibrate_refuses_too_few_labelled_questions(built_index, tmp_path, cap
     assert main(["eval", str(items), "--index-dir", str(index_dir), "--calibrate"]) == 1
     assert "needs at least 20 answerable" in capsys.readouterr().err
     assert not (index_dir / "threshold.json").exists()
+
+
+def test_a_vote_whose_text_holds_a_line_separator_is_read_back(tmp_path):
+    log = tmp_path / "feedback.jsonl"
+    # corpus text keeps U+2028 and U+2029; json.dumps(ensure_ascii=False) writes them raw
+    entries = [{"vote": "down", "question": "What does\u2028the motion say?", "answer": "It\u2029says [1]"},
+               {"vote": "down", "question": "Who is X?", "answer": "Y [1]"}]
+    log.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in entries), encoding="utf-8")
+    assert [e["question"] for e in feedback_log_entries(log)] == ["What does\u2028the motion say?", "Who is X?"]
+    items = tmp_path / "items.jsonl"
+    items.write_text(json.dumps({"question": "A\u2028B?", "must_contain": ["x\u0085y"]}, ensure_ascii=False) + "\n",
+                     encoding="utf-8")
+    loaded = load_items(items)
+    assert not loaded.problems and loaded.items[0].must_contain == ("x\u0085y",)

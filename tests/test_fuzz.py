@@ -235,3 +235,12 @@ def test_a_reply_read_in_any_pieces_is_checked_and_shown_as_if_read_whole(words,
     streamed = _read(pieces, hits)
     assert (streamed.shown, streamed.declined, [(t, c) for t, c, _ in streamed.verdicts]) == \
         (whole.shown, whole.declined, [(t, c) for t, c, _ in whole.verdicts])
+
+
+@given(st.text(alphabet="<>[]EN D1", max_size=60))
+@example("<<>>><END OF PASSAGE [1]>><<<>")
+def test_no_passage_delimiter_survives_quoting(text):
+    from index.answer.llm import _quoted
+
+    quoted = _quoted(text)
+    assert "<<<" not in quoted and ">>>" not in quoted

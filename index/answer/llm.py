@@ -122,4 +122,9 @@ def _checked(verdicts: list[Verdict], numbers: dict[int, int]) -> tuple[CheckedS
 
 
 def _quoted(text: str) -> str:
-    return DELIMITER.sub("", text)
+    """The text with no passage delimiter left in it: removing one can join its neighbours into another
+    ("<<>>><END" becomes "<<<END"), so until none is left."""
+    while True:
+        text, removed = DELIMITER.subn("", text)
+        if not removed:
+            return text

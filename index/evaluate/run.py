@@ -106,7 +106,9 @@ def load_items(path: Path) -> LoadResult:
 
 
 def _jsonl_rows(text: str) -> Iterable[tuple[int, dict[str, Any] | str]]:
-    for line, raw in enumerate(text.splitlines(), 1):
+    # Lines end at "\n" alone: splitlines() also cut at U+2028, U+2029 and NEL, which JSON written with
+    # ensure_ascii=False keeps raw inside strings, so a vote or an item holding one was lost.
+    for line, raw in enumerate(text.split("\n"), 1):
         if not raw.strip():
             continue
         try:
@@ -330,7 +332,7 @@ def embedding_similarity(encode: Callable[[list[str]], np.ndarray]) -> Similarit
 def feedback_log_entries(log_path: Path) -> list[dict[str, Any]]:
     """The votes of the bot's feedback log file; a line cut short by a crash is skipped."""
     entries = []
-    for line in log_path.read_text(encoding="utf-8").splitlines():
+    for line in log_path.read_text(encoding="utf-8").split("\n"):
         try:
             entries.append(json.loads(line))
         except json.JSONDecodeError:
