@@ -199,6 +199,18 @@ def test_an_unreachable_database_is_one_line_without_its_password(subprocess_env
         assert "hunter2" not in cli.stderr + cli.stdout and "Traceback" not in cli.stderr
 
 
+@pytest.mark.parametrize("password", ["s3cr%t!pw", "pass word", "%zz%41-hidden"])
+def test_a_malformed_database_url_is_reported_by_host_without_its_password(subprocess_env, tmp_path, password):
+    env = {**subprocess_env, "CITEBOT_DATABASE_URL": f"postgresql://citebot:{password}@127.0.0.1:1/citebot",
+           "CITEBOT_INDEX_DIR": str(tmp_path / "unused")}
+    for command in (["ask", "who chaired the delegation?"], ["index"]):
+        cli = subprocess.run([sys.executable, "-m", "bot.cli", *command], env=env, capture_output=True, text=True)
+        assert cli.returncode == 1, cli.stderr
+        assert "127.0.0.1" in cli.stderr and "Traceback" not in cli.stderr
+        for piece in (password, password[:4], password.split()[-1], "hidden", "percent-encoded"):
+            assert piece not in cli.stderr + cli.stdout, (piece, cli.stderr)
+
+
 def test_the_bot_apologises_while_the_database_is_down_and_recovers_by_itself(embedder, corpus, tmp_path):
     own = pgserver.get_server(tmp_path / "pgdata", cleanup_mode="stop")  # its own server, to stop and start
     try:

@@ -23,33 +23,71 @@ class StoreUnavailable(Exception):
 
 def readable_url(url: str) -> str:
     """The database URL without its password, for messages and logs."""
-    from psycopg.conninfo import conninfo_to_dict
-
-    try:
-        parts = conninfo_to_dict(url)
-    except Exception:  # noqa: BLE001 - a malformed URL: say nothing of it that could hold a secret
-        return "the configured database"
+    parts = _parsed(url)
+    if parts is None:
+        return f"database at {_host(url)} (its URL is malformed)"
     where = parts.get("host") or "localhost"
     where = "a local socket" if where.startswith("/") else where
     name = parts.get("dbname") or parts.get("user")
     return f"database {name} on {where}" if name else f"database on {where}"
 
 
-def reason(error: BaseException) -> str:
-    """psycopg's message may quote the connection string; keep its last line, which says what failed."""
+def reason(error: BaseException, url: str = "") -> str:
+    """psycopg's message may quote the connection string; keep its last line, which says what failed, with the
+    URL's password blanked wherever it still appears."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    return lines[-1][:200] if lines else type(error).__name__
+    text = lines[-1][:200] if lines else type(error).__name__
+    for secret in _passwords(url):
+        text = text.replace(secret, "***")
+    return text
+
+
+def _parsed(url: str) -> dict[str, Any] | None:
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        return conninfo_to_dict(url)
+    except Exception:  # noqa: BLE001 - libpq's parse message quotes the bad part, which can be the password
+        return None
+
+
+def _host(url: str) -> str:
+    """The host named in a URL that libpq cannot parse, read without it: nothing else of the URL is said."""
+    from urllib.parse import urlsplit
+
+    try:
+        host = urlsplit(url.strip()).hostname
+    except ValueError:
+        host = None
+    return host or "an unreadable host"
+
+
+def _passwords(url: str) -> list[str]:
+    """The URL's password as written and decoded, longest first; none when it has none."""
+    from urllib.parse import unquote, urlsplit
+
+    try:
+        written = urlsplit(url.strip()).password
+    except ValueError:
+        written = None
+    found = {p for p in (written, unquote(written or "")) if p}
+    parsed = _parsed(url) or {}
+    if parsed.get("password"):
+        found.add(parsed["password"])
+    return sorted(found, key=len, reverse=True)
 
 
 def connect(url: str, application: str = "citebot") -> Any:
     """One autocommit connection with the vector type known, or StoreUnavailable naming the database."""
     import psycopg
 
+    if _parsed(url) is None:
+        raise StoreUnavailable(f"the database URL is malformed (host {_host(url)}); check CITEBOT_DATABASE_URL")
     try:
         connection = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_SECONDS,
                                      application_name=application)
     except psycopg.Error as error:
-        raise StoreUnavailable(f"cannot reach the index {readable_url(url)} ({reason(error)})") from None
+        raise StoreUnavailable(f"cannot reach the index {readable_url(url)} ({reason(error, url)})") from None
     register_vector(connection)
     return connection
 
@@ -70,7 +108,7 @@ def database_errors(url: str) -> Iterator[None]:
     try:
         yield
     except (psycopg.OperationalError, psycopg.InterfaceError) as error:
-        raise StoreUnavailable(f"the index {readable_url(url)} is unavailable ({reason(error)})") from None
+        raise StoreUnavailable(f"the index {readable_url(url)} is unavailable ({reason(error, url)})") from None
 
 
 class Connections:

@@ -149,7 +149,7 @@ def _write_errors(url: str) -> Iterator[None]:
     try:
         yield
     except psycopg.Error as error:
-        raise IndexWriteError(f"cannot write the index in the {readable_url(url)} ({reason(error)}); "
+        raise IndexWriteError(f"cannot write the index in the {readable_url(url)} ({reason(error, url)}); "
                               "the previous index keeps serving") from None
 
 
