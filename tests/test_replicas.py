@@ -85,3 +85,27 @@ def test_replicas_share_answers_votes_follow_ups_and_rate_budgets(replicas, subp
     for fake in (first, second, first, second):
         assert ask(fake, "What did the EU urge Kazakhstan to do?", eager)["text"] != TOO_FAST
     assert ask(first, "What did the EU urge Kazakhstan to do?", eager)["text"] == TOO_FAST
+
+
+def test_two_hundred_simultaneous_presses_count_one_vote(database_url):
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bot.shared_state import SharedAnswers, SharedState
+    from index.schema import Answer
+
+    answers = SharedAnswers(SharedState(database_url).open())
+    answer_id = answers.put(Answer("q", "a [1]", True), chat_id=7)
+    start = threading.Barrier(50)
+
+    def press(_: int) -> str | None:
+        start.wait()  # all at once, as fifty bot threads across replicas pressing together
+        return answers.vote(answer_id, 42, "up")
+
+    with ThreadPoolExecutor(50) as pool:
+        counted = list(pool.map(press, range(200)))
+    assert counted.count("") == 1 and counted.count(None) == 199
+    assert answers.vote(answer_id, 42, "down") == "up"  # a change replaces the vote
+    assert answers.vote(answer_id, 42, "down") is None
+    with psycopg.connect(database_url) as connection:
+        assert connection.execute("SELECT count(*), min(vote) FROM citebot_votes").fetchone() == (1, "down")
