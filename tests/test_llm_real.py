@@ -146,3 +146,14 @@ def test_a_group_over_llama_cpp_s_http_server_sees_only_checked_sentences(built_
              if "reply_markup" not in p]
     assert shown and not telegram.sent("sendMessageDraft") and all(answer.answer.startswith(text) for text in shown)
     _shown_facts_are_quoted(answer.to_json())
+
+
+def test_the_in_process_model_s_port_answers_no_one_without_its_key(local_llm):
+    import httpx
+
+    port = local_llm.generator._llm.port
+    for method, path in (("GET", "/props"), ("GET", "/slots"), ("POST", "/completion")):
+        reply = httpx.request(method, f"http://127.0.0.1:{port}{path}", json={"prompt": "Say hi", "n_predict": 4},
+                              timeout=30)
+        assert reply.status_code == 401, (path, reply.status_code, reply.text[:200])
+    assert local_llm.ask(WORDED).mode == "llm"  # in process, it still writes

@@ -1,12 +1,14 @@
 """A GGUF model run inside citebot by llama.cpp, through xllamacpp (the llm extra): no server to run.
 
 xllamacpp's Server answers OpenAI-style requests in process (`handle_chat_completions`); it also opens
-an HTTP port, which is bound to loopback here and never announced.
+an HTTP port, bound to loopback here and never announced, and locked with a random API key that only this
+process knows: without it any local user could ask the model, or read its slots and props.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 from collections.abc import Callable
 from pathlib import Path
@@ -34,6 +36,8 @@ class GgufLlm:
         params.cpuparams.n_threads = os.cpu_count() or 1
         params.hostnames = ["127.0.0.1"]
         params.port = _free_port()
+        params.api_keys = [secrets.token_urlsafe(32)]  # in-process calls do not go through HTTP and need none
+        self.port = params.port
         params.warmup = False
         params.verbosity = -1  # llama.cpp's own log would go to stderr line by line
         self._reply_tokens = reply_tokens
