@@ -362,3 +362,24 @@ def test_a_huge_paragraph_without_a_full_stop_is_chunked_whole_in_bounded_pieces
     sizes = embedder.count_tokens([c.text for c in chunks])
     assert max(sizes) <= 200 and chunks[-1].end == len(words)
     assert all(a.start <= b.start <= a.end for a, b in zip(chunks, chunks[1:]))  # contiguous, overlapping
+
+
+def test_the_reader_worker_inherits_no_secret(monkeypatch, corpus_dir):
+    from pathlib import Path
+
+    from index.ingest.reading import ReadLimits, _Worker
+
+    secrets = {"TELEGRAM_BOT_TOKEN": "123456:worker-must-not-see", "CITEBOT_DATABASE_URL": "postgresql://u:pw-xyz@h/db",
+               "CITEBOT_LLM_API_KEY": "sk-worker-secret", "OPENAI_API_KEY": "sk-other-secret"}
+    for name, value in secrets.items():
+        monkeypatch.setenv(name, value)
+    worker = _Worker(ReadLimits(max_bytes=50 * 2**20, max_chars=20 * 2**20, seconds=60, memory_bytes=2048 * 2**20))
+    try:
+        environment = Path(f"/proc/{worker._process.pid}/environ").read_bytes().decode()
+        for name, value in secrets.items():
+            assert name not in environment and value not in environment
+        assert "PATH=" in environment
+        name = "2018-02-21-ep-answer-e-007094-2017-dzhakishev-tokmadi.txt"
+        assert "Dzhakishev" in worker.read(corpus_dir / name, name).text  # it still reads
+    finally:
+        worker.close()

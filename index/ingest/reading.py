@@ -22,6 +22,10 @@ from index.schema import Document
 from index.store.files import error_line
 
 MB = 2**20
+# What the worker inherits of the environment: how to run Python and its numeric libraries, nothing else. The bot
+# token, the database URL and the LLM key stay in the parent (a parser exploited by a hostile file finds none).
+WORKER_ENVIRONMENT = ("PATH", "HOME", "LANG", "LANGUAGE", "LC_", "TZ", "TMPDIR", "TEMP", "TMP", "PYTHONPATH",
+                      "PYTHONHOME", "PYTHONHASHSEED", "VIRTUAL_ENV", "OPENBLAS_", "OMP_", "MKL_", "SYSTEMROOT")
 
 
 @dataclass(frozen=True)
@@ -73,7 +77,7 @@ class _Worker:
         # deadlock, and spawn or forkserver re-run the caller's main script in the child.
         self._limits = limits
         self._process = subprocess.Popen([sys.executable, "-m", "index.ingest.reading", str(limits.memory_bytes)],
-                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=worker_environment())
         self._send = Connection(os.dup(self._process.stdin.fileno()), readable=False)
         self._receive = Connection(os.dup(self._process.stdout.fileno()), writable=False)
         self.ended = False
@@ -95,6 +99,11 @@ class _Worker:
         self._process.wait()
         for end in (self._send, self._receive, self._process.stdin, self._process.stdout):
             end.close()
+
+
+def worker_environment() -> dict[str, str]:
+    return {name: value for name, value in os.environ.items()
+            if any(name == kept or (kept.endswith("_") and name.startswith(kept)) for kept in WORKER_ENVIRONMENT)}
 
 
 def _serve(memory_bytes: int) -> None:
