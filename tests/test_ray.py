@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 CITEBOT = str(Path(sys.executable).with_name("citebot"))
 DOCS = ["2019-03-ep-motion-for-resolution-b8-0205-2019.txt", "2022-08-24-ep-press-release-droi-visit-kazakhstan.txt"]
@@ -98,3 +99,29 @@ def test_what_the_cluster_reports_goes_to_stderr_and_stdout_stays_the_reports(tm
         ray.shutdown()
     assert "a test's message" in err
     assert json.loads(out)["chunks_embedded"] > 0  # one JSON document, and nothing else
+
+
+def _batch(rows, passages, units, worker="Ray worker abc on node-1"):
+    return {"rows": rows, "passages": np.asarray(passages, np.float32).tobytes(),
+            "units": np.asarray(units, np.float32).reshape(-1, 2).tobytes(), "worker": worker}
+
+
+def test_a_batch_with_vectors_missing_or_not_finite_is_refused_naming_its_worker():
+    from index.embed.ray_embed import RayUnavailable, assemble
+
+    texts, spans = ["a", "b", "c"], [[(0, 1)], [(0, 1), (1, 2)], []]
+    good = [_batch([0, 2], [[1, 0], [0, 1]], [[1, 0]]), _batch([1], [[0.6, 0.8]], [[1, 0], [0, 1]])]
+    passages, units = assemble(2, texts, spans, good)
+    assert passages.tolist() == [[1, 0], [0.6000000238418579, 0.800000011920929], [0, 1]] and len(units) == 3
+    broken = {
+        "no vectors for 1 of 3": [good[0]],  # a batch that never came back
+        "returned 1 passage and 1 sentence vectors for 2 passages": [_batch([0, 2], [[1, 0]], [[1, 0]]), good[1]],
+        "returned 2 passage and 1 sentence vectors": [good[0], _batch([1], [[0.6, 0.8], [1, 0]], [[1, 0]])],
+        "not finite": [good[0], _batch([1], [[np.nan, 0.8]], [[1, 0], [0, 1]])],
+    }
+    for message, encoded in broken.items():
+        with pytest.raises(RayUnavailable, match=message) as refused:
+            assemble(2, texts, spans, encoded)
+        assert "nothing was written" in str(refused.value)
+    with pytest.raises(RayUnavailable, match="Ray worker abc on node-1 returned vectors of another size"):
+        assemble(2, texts, spans, [good[0], {**good[1], "passages": b"\0" * 12}])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -65,7 +66,7 @@ class RayEncoder:
         encoded = self._data.from_items(batches).map_batches(
             _EncodeBatches, fn_constructor_args=(self._for_actors(),), batch_size=BATCHES_PER_CALL,
             batch_format="pandas", num_cpus=1, compute=self._data.ActorPoolStrategy(size=cpus)).take_all()
-        return self._assemble(texts, unit_spans, encoded)
+        return assemble(self.dim, texts, unit_spans, encoded)
 
     def _for_actors(self) -> str:
         """The settings as JSON (secrets masked), folders absolute: an actor need not share our working folder."""
@@ -73,19 +74,40 @@ class RayEncoder:
         return s.model_copy(update={"index_dir": s.index_dir.resolve(), "corpus_dir": s.corpus_dir.resolve()}) \
             .model_dump_json()
 
-    def _assemble(self, texts: Sequence[str], unit_spans: Sequence[Sequence[Span]],
-                  encoded: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
-        passages = np.zeros((len(texts), self.dim), np.float32)
-        units: list[np.ndarray] = [np.zeros((0, self.dim), np.float32)] * len(texts)
-        for item in encoded:
-            passage_rows = np.frombuffer(item["passages"], np.float32).reshape(-1, self.dim)
-            unit_rows = np.frombuffer(item["units"], np.float32).reshape(-1, self.dim)
-            first = 0
-            for row, passage in zip(item["rows"], passage_rows):
-                passages[row] = passage
-                units[row] = unit_rows[first : first + len(unit_spans[row])]
-                first += len(unit_spans[row])
-        return passages, np.concatenate(units)
+def assemble(dim: int, texts: Sequence[str], unit_spans: Sequence[Sequence[Span]],
+             encoded: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+    """The actors' batches put back in the caller's order, each checked first: a batch with vectors missing, of
+    the wrong size, or not finite is refused with one line naming the worker that sent it, before anything is
+    written (a missing row was once a zero vector in the index)."""
+    passages = np.zeros((len(texts), dim), np.float32)
+    units: list[np.ndarray | None] = [None] * len(texts)
+    for item in encoded:
+        worker = item.get("worker", "an unnamed worker")
+        passage_rows = _rows(item["passages"], dim, worker)
+        unit_rows = _rows(item["units"], dim, worker)
+        expected_units = sum(len(unit_spans[row]) for row in item["rows"])
+        if len(passage_rows) != len(item["rows"]) or len(unit_rows) != expected_units:
+            raise RayUnavailable(f"{worker} returned {len(passage_rows)} passage and {len(unit_rows)} sentence "
+                                 f"vectors for {len(item['rows'])} passages with {expected_units} sentences; "
+                                 "nothing was written")
+        if not (np.isfinite(passage_rows).all() and np.isfinite(unit_rows).all()):
+            raise RayUnavailable(f"{worker} returned vectors that are not finite; nothing was written")
+        first = 0
+        for row, passage in zip(item["rows"], passage_rows):
+            passages[row] = passage
+            units[row] = unit_rows[first : first + len(unit_spans[row])]
+            first += len(unit_spans[row])
+    missing = [row for row, found in enumerate(units) if found is None]
+    if missing:
+        raise RayUnavailable(f"the cluster returned no vectors for {len(missing)} of {len(texts)} passages; "
+                             "nothing was written")
+    return passages, np.concatenate(units) if units else np.zeros((0, dim), np.float32)
+
+
+def _rows(data: bytes, dim: int, worker: str) -> np.ndarray:
+    if len(data) % (4 * dim):
+        raise RayUnavailable(f"{worker} returned vectors of another size than {dim}; nothing was written")
+    return np.frombuffer(data, np.float32).reshape(-1, dim)
 
 
 class _EncodeBatches:
@@ -96,14 +118,18 @@ class _EncodeBatches:
 
         settings = Settings.model_validate_json(settings_json)
         self.encoder = open_encoder(settings, export_if_missing=True, threads=1)
+        import ray
+
+        self.worker = f"Ray worker {ray.get_runtime_context().get_actor_id()} on {socket.gethostname()}"
 
     def __call__(self, batch: Any) -> dict[str, list[Any]]:
-        out: dict[str, list[Any]] = {"rows": [], "passages": [], "units": []}
+        out: dict[str, list[Any]] = {"rows": [], "passages": [], "units": [], "worker": []}
         for rows, texts, spans in zip(batch["rows"], batch["texts"], batch["spans"]):
             passages, units = self.encoder.encode_with_units(list(texts), [[tuple(s) for s in r] for r in spans])
             out["rows"].append(list(rows))
             out["passages"].append(passages.astype(np.float32).tobytes())
             out["units"].append(units.astype(np.float32).tobytes())
+            out["worker"].append(self.worker)
         return out
 
 
