@@ -7,6 +7,8 @@
 #               export it (index/models/reader: int8 ONNX and its card); READER_RECIPE=cpu (default, under an hour
 #               on 2 cores) or gpu (the GPU recipe, for a machine with one: see README, "The span reader")
 #   make bench-reader  the reader's worth and cost on the development parts, by passages read, beside it off
+#   make bench-reader-features  would the reader's margins, as features of the answer model, decide "not found"
+#               better? Cross-validated on the development parts, with and without them (about 8 minutes)
 #   make eval   the eval on eval/qa.jsonl beside a default llama-index baseline; report in .citebot/eval/
 #   make fuzz   the property tests of everything that reads untrusted input, as a long campaign (about 15 minutes):
 #               prints how many inputs each property tried, the total, and any input that broke one
@@ -28,7 +30,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: setup run test eval squad train train-reader export-reader bench-reader fuzz bench-hostile bench-support bench-stream bench-threshold bench-cross-encoder bench bench-quick \
+.PHONY: setup run test eval squad train train-reader export-reader bench-reader bench-reader-features fuzz bench-hostile bench-support bench-stream bench-threshold bench-cross-encoder bench bench-quick \
 	bench-quality clean
 
 # The eval gate: each a little under the figures of eval/qa.jsonl on the day it was set,
@@ -98,6 +100,9 @@ export-reader: setup squad
 
 bench-reader: setup squad
 	$(BIN)/python bench/reader_cost.py
+
+bench-reader-features: setup squad
+	$(BIN)/python bench/reader_features.py
 
 eval: setup
 	$(BIN)/citebot index

@@ -17,13 +17,12 @@ import argparse
 import json
 import math
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from index.answer.compose import Reading
 from index.evaluate.spans import span_f1
 from index.reader.model import CARD, DEFAULT_FOLDER, Reader
 
@@ -34,16 +33,16 @@ LIMIT = 1e6  # stands for an infinite threshold: always (-) or never (+) shown
 
 @dataclass
 class Sure:
-    """Stands in for the reader with no threshold, noting the best margin of each question's read."""
+    """Stands in for the reader with no span threshold, keeping what it read for the question asked last."""
 
     reader: Reader
     span_threshold: float = -math.inf
-    last_margin: float = -math.inf
+    reads: dict[str, Any] = field(default_factory=dict)  # passage text -> the reader's Read of it
 
     def read(self, question: str, texts: list[str]) -> list[Any]:
-        reads = self.reader.read(question, texts)
-        self.last_margin = max((r.margin for r in reads), default=-math.inf)
-        return reads
+        found = self.reader.read(question, texts)
+        self.reads.update(zip(texts, found))
+        return found
 
 
 def question_rows(pipeline: Any, items: list[Any]) -> list[tuple[float, float, float]]:
@@ -57,15 +56,18 @@ def question_rows(pipeline: Any, items: list[Any]) -> list[tuple[float, float, f
         if item.unanswerable or not item.must_contain:
             continue
         pipeline.reading = replace(reading, reader=sure)
-        sure.last_margin = -math.inf
+        sure.reads.clear()
         with_span = pipeline.ask(item.question)
-        pipeline.reading = None
+        pipeline.reading = replace(reading, min_score=math.inf)  # the same answer model, no span put first
         plain = pipeline.ask(item.question)
         if not plain.found:
             continue
         sentence = re.sub(MARKER_PATTERN, "", plain.answer)
-        span = span_f1(with_span.span.text, item.must_contain) if with_span.span is not None else None
-        rows.append((sure.last_margin if span is not None else -math.inf, span or 0.0,
+        if with_span.span is None:
+            rows.append((-math.inf, 0.0, span_f1(sentence, item.must_contain)))
+            continue
+        quote = next(c.quote for c in with_span.citations if c.n == with_span.span.citation)
+        rows.append((sure.reads[quote].margin, span_f1(with_span.span.text, item.must_contain),
                      span_f1(sentence, item.must_contain)))
     pipeline.reading = reading
     return rows
