@@ -14,6 +14,7 @@ from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.admin import ONLY_TEXT
+from bot.answering import Answering
 from bot.live_reply import LiveReply, reply_html
 from bot.render import fallback_note, source_number
 from bot.state import AnswerCache, ChatMemory, RateLimiter
@@ -38,6 +39,7 @@ APOLOGY = "Sorry, something went wrong while answering. Please try again in a mo
 INDEX_DOWN = "The document index cannot be reached just now. Please ask again in a minute."
 ASK_FIRST = "Ask a question first; then /source N shows its passages."
 TOO_OLD = "That answer is too old; ask again to see its sources."
+STILL_ANSWERING = "I am still answering your last question; please ask this one when that answer is here."
 # The only button data the bot takes (anything else is stale or forged); \Z, as "$" would also match before a "\n".
 SOURCE_BUTTON = re.compile(r"src:([0-9a-f]{8}):([0-9]{1,2})\Z")
 VOTE_BUTTON = re.compile(r"fb:([0-9a-f]{8}):(up|down)\Z")
@@ -145,16 +147,21 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, te
     if not re.search(r"[^\W_]", question):
         await message.reply_text(NO_WORDS)
         return
+    answering: Answering = context.bot_data["answering"]
+    asker = update.effective_user.id if update.effective_user else message.chat_id
+    if not answering.begin(asker):
+        await message.reply_text(STILL_ANSWERING)
+        return
     typing = asyncio.create_task(_show_typing(context, message.chat_id))
     live = LiveReply(message, asyncio.get_running_loop(), typing)  # an LLM's checked sentences, as they pass
     try:
-        answer, answer_id = await asyncio.to_thread(_answer_and_remember, context, question, message.chat_id,
-                                                    live.offer)
+        answer, answer_id = await answering.run(_answer_and_remember, context, question, message.chat_id, live.offer)
     except BaseException:
         await live.stop()  # the error handler replies; no preview is left updating
         raise
     finally:
         typing.cancel()
+        answering.end(asker)
     note = " ".join(n for n in (note, fallback_note(answer)) if n) or None
     await live.deliver(answer_messages(answer, note=note), answer_keyboard(answer_id, answer))
 

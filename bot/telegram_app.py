@@ -12,6 +12,7 @@ from telegram.ext import (AIORateLimiter, Application, ApplicationBuilder, Callb
                           Defaults, MessageHandler, TypeHandler, filters)
 
 from bot import admin, handlers
+from bot.answering import Answering
 from bot.state import AnswerCache, ChatMemory, FeedbackLog, RateLimiter
 from index.pipeline import Pipeline
 from index.settings import Settings
@@ -46,11 +47,13 @@ def build_application(settings: Settings, pipeline: Pipeline | None = None) -> A
         .rate_limiter(AIORateLimiter(max_retries=3))  # Telegram's flood limits, and RetryAfter
         .defaults(Defaults(link_preview_options=LinkPreviewOptions(is_disabled=True)))
         .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
         .build()
     )
     application.bot_data.update(
         settings=settings,
         pipeline=pipeline,
+        answering=Answering(settings.answer_threads, settings.questions_per_user),
         **bot_memory(settings),
     )
     _add_handlers(application)
@@ -100,6 +103,11 @@ async def _post_init(application: Application) -> None:
     await application.bot.set_my_commands(COMMANDS)
     store = application.bot_data["pipeline"].store
     log.info("serving @%s: %d documents, %d passages", application.bot.username, len(store.docs), len(store.chunks))
+
+
+async def _post_shutdown(application: Application) -> None:
+    """Questions still waiting for an answering thread are dropped with the bot."""
+    application.bot_data["answering"].close()
 
 
 class RedactToken(logging.Filter):

@@ -130,6 +130,12 @@ class Settings(BaseSettings):
     )
     allowed_chats: IdList = Field(default_factory=list, description="Chat ids the bot answers; empty means all.")
     admins: IdList = Field(default_factory=list, description="User ids allowed to run /reindex and send documents.")
+    answer_threads: int = Field(
+        2, ge=1, le=64, description="Questions the bot answers at once, on a pool of their own: rate limits, "
+        "buttons, /help and /source never wait behind them.")
+    questions_per_user: int = Field(
+        1, ge=1, le=20, description="Questions one user may have in flight at once; another gets one line saying "
+        "the last one is still being answered, so one user cannot take every answering thread.")
     rate_limit_per_minute: int = Field(
         20, ge=1, le=10**6, description="Updates one user may send per minute that make the bot work: questions, commands, "
         "buttons, uploads. One budget, so flooding /source or buttons slows no one else down.")
@@ -150,6 +156,10 @@ class Settings(BaseSettings):
         "server of its own; set, it is the LLM whatever CITEBOT_LLM_PROVIDER says.")
     llm_base_url: str = Field("", description="Base URL of the OpenAI-compatible endpoint, e.g. http://localhost:11434/v1.")
     llm_api_key: SecretStr = Field(SecretStr(""), description="API key for the endpoint, if it needs one.")
+    llm_answer_seconds: float = Field(
+        60, gt=0, le=3600, description="Most time an LLM may take over a whole answer; past it the sentences "
+        "checked so far are the answer, or the extractive one when none is. The endpoint's own timeout only "
+        "bounds each read, so a model writing slowly could hold a question for minutes.")
     llm_passages: int = Field(
         1, ge=1, le=20,
         description="How many retrieved passages the LLM reads: those the extractive answer quotes first, then the "

@@ -166,3 +166,43 @@ def test_prompt_scaffolding_a_small_model_echoes_is_never_shown(pipeline):
     reply.finish()
     assert reply.shown == f"{BANNED}. [1]"
     assert [sentence for sentence, _, _ in reply.verdicts] == [f"{BANNED}."]  # a question states nothing
+
+
+def test_one_user_flooding_a_slow_llm_stalls_no_one_else(llm_pipeline, fake_llm, tmp_path):
+    """The fake LLM takes about 9 s an answer (three sentences); the first user sends six questions at once."""
+    from bot.handlers import STILL_ANSWERING
+
+    motion = next(n for n, hit in enumerate(llm_pipeline.search(QUESTION), 1) if "13 March 2018" in hit.chunk.text)
+    fake_llm.replies, fake_llm.chunk_delay = [" ".join([f"{BANNED} [{motion}]."] * 3)], 0.3
+    with running_bot(llm_pipeline, tmp_path) as (telegram, _):
+        for _ in range(6):
+            telegram.push(telegram.message_update(QUESTION, chat_id=71, user_id=71))
+        refused = telegram.wait_for("sendMessage", chat_id=71, count=5)
+        assert [m["text"] for m in refused] == [STILL_ANSWERING] * 5  # one in flight, five told so
+        started = time.monotonic()
+        telegram.push(telegram.message_update("/help", chat_id=72, user_id=72))
+        telegram.wait_for("sendMessage", chat_id=72)
+        helped = time.monotonic() - started
+        started = time.monotonic()
+        telegram.push(telegram.message_update("What is the capital of France?", chat_id=73, user_id=73))
+        declined = telegram.wait_for("sendMessage", chat_id=73)[0]
+        answered = time.monotonic() - started
+        assert not fake_llm.streamed_at or fake_llm.streamed_at[-1] > time.monotonic() - 1  # still writing
+    assert helped < 1.0 and answered < 1.0, (helped, answered)
+    assert "do not answer" in declined["text"]
+
+
+def test_an_llm_answer_ends_at_its_deadline_with_what_was_checked(llm_settings, embedder, fake_llm):
+    from index.pipeline import Pipeline
+
+    pipeline = Pipeline.open(llm_settings.model_copy(update={"llm_answer_seconds": 1.5}), embedder)
+    motion = next(n for n, hit in enumerate(pipeline.search(QUESTION), 1) if "13 March 2018" in hit.chunk.text)
+    refused = " ".join([f"{POPE} [{motion}]."] * 5)  # about 4.5 s of sentences the check refuses
+    fake_llm.replies, fake_llm.chunk_delay = [f"{BANNED} [{motion}]. {refused} {DETAINED} [{motion}]."], 0.1
+    started = time.monotonic()
+    answer = pipeline.ask(QUESTION)
+    assert time.monotonic() - started < 3.0
+    assert answer.mode == "llm" and answer.answer == f"{BANNED}. [1]" and DETAINED not in answer.answer
+    fake_llm.replies = [f"{refused} {BANNED} [{motion}]."]  # nothing checked in time: the quoted answer
+    answer = pipeline.ask(QUESTION)
+    assert answer.mode == "extractive" and answer.found and "13 March 2018" in answer.answer

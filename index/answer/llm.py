@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, Protocol
@@ -59,17 +60,19 @@ class EndpointLlm:
 
 
 class LlmAnswerer:
-    def __init__(self, llm: Generator, prompts: Prompts, most_sentences: int = 3) -> None:
+    def __init__(self, llm: Generator, prompts: Prompts, most_sentences: int = 3, seconds: float = 60.0) -> None:
         self._llm = llm
         self._prompts = prompts
         self._most = most_sentences  # shown, at most; the model is stopped there
+        self._seconds = seconds  # for a whole answer: the endpoint's timeout bounds each read, not the answer
 
     @classmethod
     def from_settings(cls, settings: Settings, prompts: Prompts) -> LlmAnswerer:
         if settings.llm_model_path is not None:
             from index.answer.gguf import GgufLlm
 
-            return cls(GgufLlm(settings.llm_model_path, REPLY_TOKENS), prompts, settings.answer_sentences)
+            return cls(GgufLlm(settings.llm_model_path, REPLY_TOKENS), prompts, settings.answer_sentences,
+                       settings.llm_answer_seconds)
         if not settings.llm_model or not settings.llm_base_url:
             raise LlmUnavailable("CITEBOT_LLM_PROVIDER=openai needs CITEBOT_LLM_MODEL and CITEBOT_LLM_BASE_URL")
         try:
@@ -78,7 +81,8 @@ class LlmAnswerer:
             raise LlmUnavailable("the LLM option needs its extra: pip install -e '.[llm]'") from None
         client = OpenAI(base_url=settings.llm_base_url, api_key=settings.llm_api_key.get_secret_value() or "none",
                         timeout=60.0, max_retries=1)
-        return cls(EndpointLlm(client, settings.llm_model), prompts, settings.answer_sentences)
+        return cls(EndpointLlm(client, settings.llm_model), prompts, settings.answer_sentences,
+                   settings.llm_answer_seconds)
 
     def answer(self, extractive: Answer, hits: list[Hit], support: SupportCheck,
                on_text: Callable[[str], None] | None = None) -> Answer:
@@ -93,9 +97,22 @@ class LlmAnswerer:
                                  f"{_quoted(hit.chunk.text)}\n<<<END OF PASSAGE [{n}]>>>" for n, hit in enumerate(hits, 1))
         prompt = self._prompts.render("llm_answer", question=extractive.question, passages=passages)
         reply = CheckedReply(hits, support, on_text, self._most)
+        deadline = time.monotonic() + self._seconds
+        late: list[bool] = []
+
+        def take(piece: str) -> bool:
+            if time.monotonic() >= deadline:  # the sentence it was writing is left unfinished, so unshown
+                late.append(True)
+                return True
+            return reply.add(piece)
+
         try:
-            self._llm.generate(prompt, reply.add)
-            reply.finish()
+            self._llm.generate(prompt, take)
+            if late:
+                log.info("the LLM ran past CITEBOT_LLM_ANSWER_SECONDS (%g s); %s", self._seconds,
+                         "keeping the sentences checked so far" if reply.shown else "answering extractively")
+            else:
+                reply.finish()
         except Exception as error:  # any failure of a remote service: what passed stands, else answer without it
             log.warning("the LLM failed (%s: %s); %s", error.__class__.__name__, error,
                         "keeping the sentences checked so far" if reply.shown else "answering extractively")
