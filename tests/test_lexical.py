@@ -39,3 +39,27 @@ def test_search_ranks_as_bm25s_scores(lexical, k):
 def test_unknown_terms_find_nothing(lexical):
     assert lexical.search(["zzzunknownterm"], 5) == []
     assert lexical.search([], 5) == []
+
+
+def test_a_question_of_made_up_words_corrects_only_a_few_of_them(monkeypatch):
+    import difflib
+    import random
+    import string
+
+    from index.store import lexical
+    from index.store.lexical import MAX_CORRECTIONS, TermStatistics
+
+    rng = random.Random(0)
+    vocabulary = {"".join(rng.choice(string.ascii_lowercase) for _ in range(rng.randint(5, 12))): 3
+                  for _ in range(300_000)}
+    vocabulary["bokayev"] = 2
+    compared = []
+    real = difflib.get_close_matches
+    monkeypatch.setattr(lexical.difflib, "get_close_matches",
+                        lambda word, *args, **kwargs: compared.append(word) or real(word, *args, **kwargs))
+    stats = TermStatistics(vocabulary, 100_000)
+    made_up = " ".join("".join(rng.choice("bcdfghjklmnpqrstvwxz") for _ in range(8)) for _ in range(110))[:1000]
+    weights = stats.query_weights("why is bokaev in prison " + made_up, lambda word: False)
+    assert "bokayev" in weights  # the first unknown words are still read as misspellings
+    assert len(compared) == MAX_CORRECTIONS  # not one comparison with the vocabulary per made-up word
+    assert len(weights) > 100  # the rest weigh as names the corpus lacks
