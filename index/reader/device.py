@@ -2,7 +2,7 @@
 
 The machine has torch and transformers but no network and no citebot install; it gets a copy of
 the checkout (64 MiB at most) and sends back at most 8 files of 16 MiB. So:
-- `pack` writes .device/ (ignored by git): the MiniLM weights in fp16 (about 45 MB) and the
+- `pack` writes .device/ (git ignores it): the MiniLM weights in fp16 (about 45 MB) and the
   gzipped SQuAD train file (8 MB). The checkout's own reader model (about 23 MB) must stay
   behind for that call: `pack` says how.
 - the machine runs index.reader.train with the gpu recipe and splits the fp16 weights into parts;
@@ -42,9 +42,9 @@ def pack() -> None:
             shutil.copy(default_base() / name, base / name)
     shutil.copy(SQUAD_TRAIN, PACKED / SQUAD_TRAIN.name)
     size = sum(p.stat().st_size for p in PACKED.rglob("*") if p.is_file()) / 2**20
-    print(f"packed {PACKED} ({size:.0f} MiB). Keep it out of git (echo /.device/ >> .git/info/exclude), move "
-          "index/models/reader/model.onnx aside for the call (git checkout restores it), then run with "
-          f"carry ['.device'] and timeout_s 540:\n  {COMMAND.format(data=SQUAD_TRAIN.name)}")
+    print(f"packed {PACKED} ({size:.0f} MiB, ignored by git). Move index/models/reader/model.onnx aside for the "
+          "call, which carries 64 MiB at most (git checkout restores it), then run with carry ['.device'] and "
+          f"timeout_s 540:\n  {COMMAND.format(data=SQUAD_TRAIN.name)}")
 
 
 def unpack(folder: Path) -> None:
