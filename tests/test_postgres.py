@@ -233,3 +233,19 @@ def test_the_bot_apologises_while_the_database_is_down_and_recovers_by_itself(em
             assert "Mogherini" in ask(ONLY_IN_ANSWER, 503)  # same bot, same pipeline: no restart
     finally:
         own.cleanup()
+
+
+def test_a_running_bot_refuses_a_rebuild_made_with_other_chunking_in_one_line(settings, embedder, caplog):
+    update_index(settings, lambda: embedder)
+    pipeline = Pipeline.open(settings, embedder)
+    assert "Mogherini" in pipeline.ask(ONLY_IN_ANSWER).answer
+    other = settings.model_copy(update={"chunk_tokens": 120})  # another process rebuilds with other chunking
+    update_index(other, lambda: embedder)
+    with pytest.raises(StoreUnavailable, match="rebuilt with chunking .*restart it with the settings") as refused:
+        pipeline.ask(ONLY_IN_ANSWER)
+    assert "\n" not in str(refused.value)
+    with pytest.raises(StoreUnavailable):  # every question, not only the first; the log says it once
+        pipeline.ask(ONLY_IN_ANSWER)
+    assert sum("was rebuilt with chunking" in r.getMessage() for r in caplog.records) == 1
+    update_index(settings, lambda: embedder)  # rebuilt as this process expects: served again
+    assert "Mogherini" in pipeline.ask(ONLY_IN_ANSWER).answer

@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 
 from index.schema import Chunk, DocInfo
-from index.store.connections import Connections, connect, database_errors, readable_url
-from index.store.files import IndexMissing, check_meta
+from index.store.connections import Connections, StoreUnavailable, connect, database_errors, readable_url
+from index.store.files import IndexMissing, check_meta, meta_mismatch
 from index.store.lexical import BM25_B, BM25_K1, TermStatistics
 
 log = logging.getLogger(__name__)
@@ -53,11 +53,14 @@ class _Published:
 class PgStore:
     """The published index in PostgreSQL, with the read interface of index.store.files.IndexStore."""
 
-    def __init__(self, url: str, pool: Any, published: _Published, ef_search: int) -> None:
+    def __init__(self, url: str, pool: Any, published: _Published, ef_search: int,
+                 expected: dict[str, Any] | None = None) -> None:
         self.url = url
         self._pool = pool
         self._published = published
         self._ef_search = ef_search
+        self._expected = expected or {}  # what a version must have been built with to be served here
+        self._refused: str | None = None  # a version already found not to match, said once in the log
         self._lock = threading.Lock()
 
     @classmethod
@@ -69,7 +72,8 @@ class PgStore:
                 raise IndexMissing(f"no index in the {readable_url(url)}; build one with `citebot index`")
             published = _Published(connection)
         check_meta(published.meta, expected)
-        return cls(url, Connections(url, (f"SET hnsw.ef_search = {int(ef_search)}",)), published, ef_search)
+        return cls(url, Connections(url, (f"SET hnsw.ef_search = {int(ef_search)}",)), published, ef_search,
+                   expected)
 
     @property
     def version(self) -> str:
@@ -110,12 +114,25 @@ class PgStore:
                 connection.rollback()
 
     def _current(self, connection: Any, version: str) -> _Published:
+        """The published version this snapshot reads, checked as the index folder's are: one built with another
+        model or chunking is refused with one line (its vectors would fail every question, or answer wrongly)."""
         published = self._published
         if published.version == version:
             return published
         with self._lock:
             if self._published.version != version:
-                self._published = _Published(connection)  # same snapshot: the statistics match what is read
+                candidate = _Published(connection)  # same snapshot: the statistics match what is read
+                mismatch = meta_mismatch(candidate.meta, self._expected)
+                if mismatch is not None:
+                    key, built, wanted = mismatch
+                    message = (f"the index in the {readable_url(self.url)} was rebuilt with {key} {built!r}; this "
+                               f"process serves {wanted!r}: restart it with the settings the index was built with, "
+                               "or rebuild with these")
+                    if self._refused != version:
+                        self._refused = version
+                        log.warning("%s", message)
+                    raise StoreUnavailable(message)
+                self._published = candidate
                 log.info("now serving index version %s", version)
         return self._published
 
