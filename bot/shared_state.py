@@ -19,13 +19,18 @@ from index.store.connections import Connections
 
 SETUP_LOCK = 0x63697465626F75  # serialises CREATE TABLE IF NOT EXISTS between replicas starting together
 ANSWER_DAYS = 30  # how long an answer's buttons keep working
+ANSWERS_PER_CHAT = 200  # and at most this many per chat: a flood ages out its own chat's answers alone
+ANSWERS_KEPT = 100_000  # and in all (about 0.5 GB of answers with their passages)
+FEEDBACK_DAYS = 365  # votes are the owner's eval material (`citebot eval --from-feedback`): a year of them
 SCHEMA = [
     "CREATE TABLE IF NOT EXISTS citebot_answers (answer_id text PRIMARY KEY, chat_id bigint NOT NULL, "
     "answer jsonb NOT NULL, created timestamptz NOT NULL DEFAULT now())",
     "CREATE INDEX IF NOT EXISTS citebot_answers_created ON citebot_answers (created)",
+    "CREATE INDEX IF NOT EXISTS citebot_answers_chat ON citebot_answers (chat_id, created)",
     "CREATE TABLE IF NOT EXISTS citebot_votes (answer_id text NOT NULL REFERENCES citebot_answers ON DELETE CASCADE, "
     "user_id bigint NOT NULL, vote text NOT NULL, PRIMARY KEY (answer_id, user_id))",
     "CREATE TABLE IF NOT EXISTS citebot_feedback (id bigserial PRIMARY KEY, entry jsonb NOT NULL)",
+    "ALTER TABLE citebot_feedback ADD COLUMN IF NOT EXISTS recorded timestamptz NOT NULL DEFAULT now()",
     "CREATE TABLE IF NOT EXISTS citebot_requests (user_id bigint NOT NULL, at timestamptz NOT NULL)",
     "CREATE INDEX IF NOT EXISTS citebot_requests_user ON citebot_requests (user_id, at)",
     "CREATE TABLE IF NOT EXISTS citebot_refusals (user_id bigint PRIMARY KEY, warned_at timestamptz NOT NULL)",
@@ -59,8 +64,10 @@ class SharedState:
 class SharedAnswers:
     """bot.state.AnswerCache in the database: recent answers by id and chat, and each user's vote on them."""
 
-    def __init__(self, state: SharedState) -> None:
+    def __init__(self, state: SharedState, per_chat: int = ANSWERS_PER_CHAT, kept: int = ANSWERS_KEPT) -> None:
         self._state = state
+        self._per_chat = per_chat
+        self._kept = kept
 
     def put(self, answer: Answer, chat_id: int) -> str:
         answer_id = secrets.token_hex(4)
@@ -69,6 +76,11 @@ class SharedAnswers:
                                (ANSWER_DAYS,))
             connection.execute("INSERT INTO citebot_answers (answer_id, chat_id, answer) VALUES (%s, %s, %s)",
                                (answer_id, chat_id, json.dumps(answer.to_json(), ensure_ascii=False)))
+            connection.execute("DELETE FROM citebot_answers WHERE answer_id IN (SELECT answer_id FROM citebot_answers "
+                               "WHERE chat_id = %s ORDER BY created DESC, answer_id OFFSET %s)",
+                               (chat_id, self._per_chat))
+            connection.execute("DELETE FROM citebot_answers WHERE created < (SELECT created FROM citebot_answers "
+                               "ORDER BY created DESC OFFSET %s LIMIT 1)", (self._kept - 1,))
         return answer_id
 
     def get(self, answer_id: str, chat_id: int | None) -> Answer | None:
@@ -132,6 +144,8 @@ class SharedFeedback:
         from bot.state import feedback_entry
 
         with self._state.transaction() as connection:
+            connection.execute("DELETE FROM citebot_feedback WHERE recorded < now() - make_interval(days => %s)",
+                               (FEEDBACK_DAYS,))
             connection.execute("INSERT INTO citebot_feedback (entry) VALUES (%s)",
                                (json.dumps(feedback_entry(answer, vote, replaces), ensure_ascii=False),))
 

@@ -20,22 +20,43 @@ from index.schema import Answer
 
 class AnswerCache:
     """Recent answers by a short id and the chat they were given in, so a button pressed later in that chat
-    can show a source or take a vote. Another chat's buttons, forged or copied, find nothing."""
+    can show a source or take a vote. Another chat's buttons, forged or copied, find nothing.
 
-    def __init__(self, capacity: int = 2000) -> None:
+    Each chat keeps its own last `per_chat`, and all chats together at most `capacity`: one user's
+    thousands of questions age out their own answers, not every other chat's buttons."""
+
+    def __init__(self, capacity: int = 20_000, per_chat: int = 200) -> None:
         self._answers: OrderedDict[str, tuple[int, Answer]] = OrderedDict()
+        self._by_chat: dict[int, deque[str]] = {}
         self._votes: dict[tuple[str, int], str] = {}  # (answer id, user id) -> the vote counted
         self._capacity = capacity
+        self._per_chat = per_chat
         self._lock = threading.Lock()  # handlers call it from worker threads, as they would the database
 
     def put(self, answer: Answer, chat_id: int) -> str:
-        answer_id = secrets.token_hex(4)
         with self._lock:
+            answer_id = secrets.token_hex(4)
+            while answer_id in self._answers:  # 32 bits: among 20,000 a repeat is a few-percent event
+                answer_id = secrets.token_hex(4)
             self._answers[answer_id] = (chat_id, answer)
+            chat = self._by_chat.setdefault(chat_id, deque())
+            chat.append(answer_id)
+            if len(chat) > self._per_chat:
+                self._forget(chat.popleft())
             while len(self._answers) > self._capacity:
-                gone, _ = self._answers.popitem(last=False)
-                self._votes = {key: vote for key, vote in self._votes.items() if key[0] != gone}
+                self._forget(next(iter(self._answers)))
         return answer_id
+
+    def _forget(self, answer_id: str) -> None:
+        chat_id, _ = self._answers.pop(answer_id)
+        chat = self._by_chat.get(chat_id)
+        if chat is not None:
+            if chat and chat[0] == answer_id:
+                chat.popleft()
+            if not chat:
+                del self._by_chat[chat_id]
+        for key in [key for key in self._votes if key[0] == answer_id]:
+            del self._votes[key]
 
     def get(self, answer_id: str, chat_id: int | None) -> Answer | None:
         chat, answer = self._answers.get(answer_id, (None, None))

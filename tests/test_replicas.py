@@ -109,3 +109,29 @@ def test_two_hundred_simultaneous_presses_count_one_vote(database_url):
     assert answers.vote(answer_id, 42, "down") is None
     with psycopg.connect(database_url) as connection:
         assert connection.execute("SELECT count(*), min(vote) FROM citebot_votes").fetchone() == (1, "down")
+
+
+@pytest.fixture(params=["memory", "postgres"])
+def capped_answers(request):
+    """Both stores of recent answers, capped at 5 per chat and 12 in all."""
+    from bot.state import AnswerCache
+
+    if request.param == "memory":
+        return AnswerCache(capacity=12, per_chat=5)
+    from bot.shared_state import SharedAnswers, SharedState
+
+    return SharedAnswers(SharedState(request.getfixturevalue("database_url")).open(), per_chat=5, kept=12)
+
+
+def test_one_chat_flooding_ages_out_its_own_answers_not_other_chats(capped_answers):
+    from index.schema import Answer
+
+    quiet = [capped_answers.put(Answer(f"q{i}", "a [1]", True), chat_id=1) for i in range(3)]
+    flood = [capped_answers.put(Answer(f"f{i}", "a [1]", True), chat_id=2) for i in range(40)]
+    assert all(capped_answers.get(a, 1) is not None for a in quiet)  # the other chat's buttons still work
+    assert [capped_answers.get(a, 2) is not None for a in flood] == [False] * 35 + [True] * 5
+    for chat in (3, 4):  # 16 answers kept per chat, 12 in all: the oldest four overall go
+        for i in range(4):
+            capped_answers.put(Answer(f"c{chat}-{i}", "a [1]", True), chat_id=chat)
+    assert [capped_answers.get(a, 1) for a in quiet] == [None] * 3 and capped_answers.get(flood[35], 2) is None
+    assert all(capped_answers.get(a, 2) is not None for a in flood[36:])
