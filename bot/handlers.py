@@ -17,7 +17,7 @@ from bot.admin import ONLY_TEXT
 from bot.answering import Answering
 from bot.live_reply import LiveReply, reply_html
 from bot.render import fallback_note, source_number
-from bot.state import AnswerCache, ChatMemory, RateLimiter
+from bot.state import AnswerCache, ChatMemory, RateLimiter, voter_key
 from bot.telegram_render import answer_messages, passage_messages
 from index.pipeline import MAX_QUESTION_CHARS, Pipeline, is_follow_up
 from index.schema import Answer, Citation
@@ -238,7 +238,8 @@ def _count_vote(context: ContextTypes.DEFAULT_TYPE, answer_id: str, chat_id: int
         return answer, None
     replaces = answers.vote(answer_id, user_id, vote)
     if replaces is not None:
-        context.bot_data["feedback"].record(answer, vote, replaces)
+        voter = voter_key(_settings(context).telegram_bot_token.get_secret_value().encode(), answer_id, user_id)
+        context.bot_data["feedback"].record(answer, vote, replaces, answer_id, voter)
     return answer, replaces
 
 

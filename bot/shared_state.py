@@ -31,6 +31,9 @@ SCHEMA = [
     "user_id bigint NOT NULL, vote text NOT NULL, PRIMARY KEY (answer_id, user_id))",
     "CREATE TABLE IF NOT EXISTS citebot_feedback (id bigserial PRIMARY KEY, entry jsonb NOT NULL)",
     "ALTER TABLE citebot_feedback ADD COLUMN IF NOT EXISTS recorded timestamptz NOT NULL DEFAULT now()",
+    "ALTER TABLE citebot_feedback ADD COLUMN IF NOT EXISTS answer_id text",
+    "ALTER TABLE citebot_feedback ADD COLUMN IF NOT EXISTS voter text",
+    "CREATE UNIQUE INDEX IF NOT EXISTS citebot_feedback_vote ON citebot_feedback (answer_id, voter)",
     "CREATE TABLE IF NOT EXISTS citebot_requests (user_id bigint NOT NULL, at timestamptz NOT NULL)",
     "CREATE INDEX IF NOT EXISTS citebot_requests_user ON citebot_requests (user_id, at)",
     "CREATE TABLE IF NOT EXISTS citebot_refusals (user_id bigint PRIMARY KEY, warned_at timestamptz NOT NULL)",
@@ -140,18 +143,21 @@ class SharedFeedback:
     def __init__(self, state: SharedState) -> None:
         self._state = state
 
-    def record(self, answer: Answer, vote: str, replaces: str = "") -> None:
+    def record(self, answer: Answer, vote: str, replaces: str = "", answer_id: str = "", voter: str = "") -> None:
+        """One entry per answer and voter: a changed vote replaces the entry it changes."""
         from bot.state import feedback_entry
 
+        entry = json.dumps(feedback_entry(answer, vote, replaces, answer_id, voter), ensure_ascii=False)
         with self._state.transaction() as connection:
             connection.execute("DELETE FROM citebot_feedback WHERE recorded < now() - make_interval(days => %s)",
                                (FEEDBACK_DAYS,))
-            connection.execute("INSERT INTO citebot_feedback (entry) VALUES (%s)",
-                               (json.dumps(feedback_entry(answer, vote, replaces), ensure_ascii=False),))
+            connection.execute("INSERT INTO citebot_feedback (entry, answer_id, voter) VALUES (%s, %s, %s) "
+                               "ON CONFLICT (answer_id, voter) DO UPDATE SET entry = excluded.entry, recorded = now()",
+                               (entry, answer_id or None, voter or None))
 
     def entries(self) -> list[dict[str, Any]]:
         with self._state.transaction() as connection:
-            return [row[0] for row in connection.execute("SELECT entry FROM citebot_feedback ORDER BY id")]
+            return [row[0] for row in connection.execute("SELECT entry FROM citebot_feedback ORDER BY recorded, id")]
 
 
 class SharedChatMemory:

@@ -5,6 +5,8 @@ In this process's memory; bot.shared_state keeps the same in PostgreSQL for seve
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import secrets
@@ -110,9 +112,10 @@ class FeedbackLog:
         self.path = path
         self._lock = threading.Lock()
 
-    def record(self, answer: Answer, vote: str, replaces: str = "") -> None:
-        """Append a vote; `replaces` names the same voter's earlier vote on this answer, which it supersedes."""
-        entry = feedback_entry(answer, vote, replaces)
+    def record(self, answer: Answer, vote: str, replaces: str = "", answer_id: str = "", voter: str = "") -> None:
+        """Append a vote; `replaces` names the same voter's earlier vote on this answer, which it supersedes
+        (readers keep the last entry of each answer id and voter: index.evaluate.run.latest_votes)."""
+        entry = feedback_entry(answer, vote, replaces, answer_id, voter)
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # It holds users' questions: readable by the bot's owner alone.
@@ -121,17 +124,26 @@ class FeedbackLog:
                 handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
 
 
-def feedback_entry(answer: Answer, vote: str, replaces: str = "") -> dict[str, Any]:
-    """What a vote records: question, answer, citations, vote, time; no user names."""
+def feedback_entry(answer: Answer, vote: str, replaces: str = "", answer_id: str = "",
+                   voter: str = "") -> dict[str, Any]:
+    """What a vote records: question, answer, citations, vote, time, the answer's id and an opaque voter key
+    (voter_key); no user names or ids."""
     return {
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "vote": vote,
         **({"replaces": replaces} if replaces else {}),
+        **({"answer_id": answer_id, "voter": voter} if answer_id and voter else {}),
         "question": answer.question,
         "answer": answer.answer,
         "found": answer.found,
         "citations": [{"n": c.n, "doc_id": c.doc_id, "title": c.title, "quote": c.quote} for c in answer.citations],
     }
+
+
+def voter_key(secret: bytes, answer_id: str, user_id: int) -> str:
+    """Who voted on an answer, as a key that tells one voter's votes on it apart from another's and nothing more:
+    keyed with the bot's secret, so the log's reader cannot test user ids against it."""
+    return hmac.new(secret, f"{answer_id}:{user_id}".encode(), hashlib.sha256).hexdigest()[:16]
 
 
 class ChatMemory:

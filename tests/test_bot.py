@@ -130,6 +130,23 @@ def test_vote_is_logged_without_user_names_and_buttons_updated(fake, bot):
     assert entry["vote"] == "down" and "13 March 2018" in entry["answer"]
     assert entry["citations"][0]["doc_id"] == "2019-03-ep-motion-for-resolution-b8-0205-2019.txt"
     assert str(chat) not in json.dumps(entry) and "User" not in json.dumps(entry)
+    assert len(entry["voter"]) == 16 and entry["answer_id"] == vote.split(":")[1]
+
+
+def test_a_vote_changed_back_and_forth_leaves_its_last_one_for_the_eval(fake, bot):
+    from index.evaluate.run import feedback_candidates, feedback_log_entries
+
+    chat = next(ids)
+    [reply] = ask(fake, "What rank did Kazakhstan have in the 2018 press freedom index?", chat=chat)
+    up, down = (b["callback_data"] for b in keyboard(reply)[-1])
+    for data in (down, up, down, up):  # the question and four presses: this module's budget of five a minute
+        before = len(fake.sent("answerCallbackQuery"))
+        fake.push(fake.callback_update(data, chat_id=chat, user_id=chat))
+        fake.wait_for("answerCallbackQuery", count=before + 1)
+    entries = feedback_log_entries(bot[1].bot_data["feedback"].path)
+    mine = [e for e in entries if e["question"].startswith("What rank did Kazakhstan")]
+    assert [e["vote"] for e in mine] == ["down", "up", "down", "up"]  # the log keeps each change
+    assert not any(c["question"] == mine[0]["question"] for c in feedback_candidates(entries))  # its last is 👍
 
 
 def test_group_messages_are_answered_only_when_addressed(fake):

@@ -308,3 +308,13 @@ def test_a_vote_whose_text_holds_a_line_separator_is_read_back(tmp_path):
                      encoding="utf-8")
     loaded = load_items(items)
     assert not loaded.problems and loaded.items[0].must_contain == ("x\u0085y",)
+
+
+def test_a_down_vote_later_changed_is_not_listed_and_old_entries_still_count():
+    down = {"vote": "down", "question": "Who is X?", "answer": "Y [1]", "answer_id": "a1", "voter": "v1"}
+    changed = [down, {**down, "vote": "up", "replaces": "down"}]
+    assert feedback_candidates(changed) == []
+    other_voter = [down, {**down, "voter": "v2"}, {**down, "vote": "up", "replaces": "down"}]
+    assert [c["question"] for c in feedback_candidates(other_voter)] == ["Who is X?"]  # v2's 👎 stands
+    legacy = {"vote": "down", "question": "Old?", "answer": "Z [1]"}  # written before entries had ids
+    assert [c["question"] for c in feedback_candidates([legacy, *changed])] == ["Old?"]

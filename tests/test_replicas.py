@@ -135,3 +135,15 @@ def test_one_chat_flooding_ages_out_its_own_answers_not_other_chats(capped_answe
             capped_answers.put(Answer(f"c{chat}-{i}", "a [1]", True), chat_id=chat)
     assert [capped_answers.get(a, 1) for a in quiet] == [None] * 3 and capped_answers.get(flood[35], 2) is None
     assert all(capped_answers.get(a, 2) is not None for a in flood[36:])
+
+
+def test_a_vote_changed_in_the_database_is_one_entry_holding_the_last_vote(database_url):
+    from bot.shared_state import SharedFeedback, SharedState
+    from index.schema import Answer
+
+    feedback = SharedFeedback(SharedState(database_url).open())
+    answer = Answer("Who is X?", "Y [1]", True)
+    for vote, replaces in (("down", ""), ("up", "down"), ("down", "up")):
+        feedback.record(answer, vote, replaces, answer_id="a1b2c3d4", voter="k1")
+    feedback.record(answer, "up", "", answer_id="a1b2c3d4", voter="k2")
+    assert sorted((e["voter"], e["vote"]) for e in feedback.entries()) == [("k1", "down"), ("k2", "up")]

@@ -340,10 +340,19 @@ def feedback_log_entries(log_path: Path) -> list[dict[str, Any]]:
     return entries
 
 
+def latest_votes(entries: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The entries, each voter's last vote on an answer alone (a 👎 changed to 👍 is no longer a 👎); entries
+    without an answer id and voter (logs written before they were kept) all count."""
+    kept = [entry for entry in entries if isinstance(entry, dict)]
+    keys = [(entry.get("answer_id"), entry.get("voter")) for entry in kept]
+    last = {key: position for position, key in enumerate(keys) if all(key)}
+    return [entry for position, (entry, key) in enumerate(zip(kept, keys)) if not all(key) or last[key] == position]
+
+
 def feedback_candidates(entries: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """👎-voted answers from the bot's feedback, as eval items for the owner to complete."""
+    """👎-voted answers from the bot's feedback, each voter's last vote counted, as eval items to complete."""
     candidates, seen = [], set()
-    for entry in entries:
+    for entry in latest_votes(entries):
         if not isinstance(entry, dict) or entry.get("vote") != "down" or entry.get("question") in seen:
             continue
         seen.add(entry["question"])
