@@ -62,22 +62,35 @@ async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         return
     corpus = Path(settings.corpus_dir)
     corpus.mkdir(parents=True, exist_ok=True)
-    partial = corpus / f".upload-{secrets.token_hex(4)}{suffix}"  # hidden: a scan never sees half a file
-    try:
-        partial.write_bytes(data)
-        target = _free_path(corpus / name)
-        partial.rename(target)
-    finally:
-        partial.unlink(missing_ok=True)  # after a failure; a renamed file is no longer there
+    target = await asyncio.to_thread(_keep, context.bot_data["uploads"], corpus, name, bytes(data))
     saved = (f"Saved as {target.name}." if target.name == name
              else f"A document named {name} is already in the corpus, so I saved this one as {target.name}.")
     await message.reply_text(f"{saved} Indexing…")
     await _rebuild_and_report(update, context)
 
 
+def _keep(uploads, corpus: Path, name: str, data: bytes) -> Path:  # noqa: ANN001 - SharedUploads or None
+    """Save an upload under a name free in the corpus folder (and, with a database, among every replica's
+    uploads, where it is kept too); nothing is overwritten."""
+    partial = corpus / f".upload-{secrets.token_hex(4)}{Path(name).suffix}"  # hidden: a scan never sees half a file
+    try:
+        partial.write_bytes(data)
+        taken = uploads.names() if uploads is not None else set()
+        target = _free_path(corpus / name, taken)
+        while uploads is not None and not uploads.save(target.name, data):  # another replica took it just now
+            target = _free_path(corpus / name, taken | {target.name})
+        partial.rename(target)
+    finally:
+        partial.unlink(missing_ok=True)  # after a failure; a renamed file is no longer there
+    return target
+
+
 async def _rebuild_and_report(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message = update.effective_message
     pipeline: Pipeline = context.bot_data["pipeline"]
+    uploads = context.bot_data["uploads"]
+    if uploads is not None:  # documents sent to other replicas, so that this rebuild keeps them
+        await asyncio.to_thread(uploads.sync_into, Path(pipeline.settings.corpus_dir))
     try:
         # One rebuild at a time, across processes too: a second is refused by the build lock.
         report = await asyncio.to_thread(update_index, pipeline.settings, lambda: pipeline.embedder)
@@ -99,10 +112,10 @@ def safe_file_name(raw: str) -> str:
     return f"{stem or 'document'}{suffix}"
 
 
-def _free_path(path: Path) -> Path:
-    """`path`, or `name-2.ext`, `name-3.ext`, … when it is taken: nothing is overwritten."""
+def _free_path(path: Path, taken: set[str] = frozenset()) -> Path:
+    """`path`, or `name-2.ext`, `name-3.ext`, … when it exists or its name is `taken`: nothing is overwritten."""
     candidate, n = path, 1
-    while candidate.exists():
+    while candidate.exists() or candidate.name in taken:
         n += 1
         candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
     return candidate

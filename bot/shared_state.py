@@ -12,6 +12,7 @@ import json
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from index.schema import Answer
@@ -37,6 +38,8 @@ SCHEMA = [
     "CREATE TABLE IF NOT EXISTS citebot_requests (user_id bigint NOT NULL, at timestamptz NOT NULL)",
     "CREATE INDEX IF NOT EXISTS citebot_requests_user ON citebot_requests (user_id, at)",
     "CREATE TABLE IF NOT EXISTS citebot_refusals (user_id bigint PRIMARY KEY, warned_at timestamptz NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS citebot_uploads (name text PRIMARY KEY, data bytea NOT NULL, "
+    "uploaded timestamptz NOT NULL DEFAULT now())",
     "CREATE TABLE IF NOT EXISTS citebot_chats (chat_id bigint PRIMARY KEY, question text NOT NULL, "
     "asked_at timestamptz NOT NULL, last_answer text NOT NULL)",
 ]
@@ -158,6 +161,39 @@ class SharedFeedback:
     def entries(self) -> list[dict[str, Any]]:
         with self._state.transaction() as connection:
             return [row[0] for row in connection.execute("SELECT entry FROM citebot_feedback ORDER BY recorded, id")]
+
+
+class SharedUploads:
+    """Documents admins sent to any replica, kept in the database: each replica writes the ones its corpus folder
+    lacks before it rebuilds, so a /reindex on another replica never drops them."""
+
+    def __init__(self, state: SharedState) -> None:
+        self._state = state
+
+    def names(self) -> set[str]:
+        with self._state.transaction() as connection:
+            return {row[0] for row in connection.execute("SELECT name FROM citebot_uploads")}
+
+    def save(self, name: str, data: bytes) -> bool:
+        """Keep an upload under `name`; False when another replica took that name first (nothing is overwritten)."""
+        with self._state.transaction() as connection:
+            return connection.execute("INSERT INTO citebot_uploads (name, data) VALUES (%s, %s) ON CONFLICT (name) "
+                                      "DO NOTHING RETURNING name", (name, data)).fetchone() is not None
+
+    def sync_into(self, corpus: Path) -> list[str]:
+        """Write into `corpus` each upload it lacks (a file of that name already there is left as it is)."""
+        written = []
+        with self._state.transaction() as connection:
+            missing = [name for (name,) in connection.execute("SELECT name FROM citebot_uploads ORDER BY name")
+                       if not (corpus / name).exists()]
+            for name in missing:
+                (data,) = connection.execute("SELECT data FROM citebot_uploads WHERE name = %s", (name,)).fetchone()
+                corpus.mkdir(parents=True, exist_ok=True)
+                partial = corpus / f".upload-{secrets.token_hex(4)}{Path(name).suffix}"  # a scan never sees half
+                partial.write_bytes(bytes(data))
+                partial.rename(corpus / name)
+                written.append(name)
+        return written
 
 
 class SharedChatMemory:

@@ -66,12 +66,13 @@ def bot_memory(settings: Settings) -> dict[str, Any]:
     url = settings.database_url.get_secret_value()
     if not url:
         return {"answers": AnswerCache(), "limiter": RateLimiter(settings.rate_limit_per_minute),
-                "feedback": FeedbackLog(settings.feedback_log), "memory": ChatMemory()}
-    from bot.shared_state import SharedAnswers, SharedChatMemory, SharedFeedback, SharedRateLimiter, SharedState
+                "feedback": FeedbackLog(settings.feedback_log), "memory": ChatMemory(), "uploads": None}
+    from bot.shared_state import (SharedAnswers, SharedChatMemory, SharedFeedback, SharedRateLimiter, SharedState,
+                                  SharedUploads)
 
     state = SharedState(url).open()
     return {"answers": SharedAnswers(state), "limiter": SharedRateLimiter(state, settings.rate_limit_per_minute),
-            "feedback": SharedFeedback(state), "memory": SharedChatMemory(state)}
+            "feedback": SharedFeedback(state), "memory": SharedChatMemory(state), "uploads": SharedUploads(state)}
 
 
 def _add_handlers(application: Application) -> None:

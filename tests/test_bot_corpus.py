@@ -87,3 +87,29 @@ def test_uploads_keep_their_extension_fit_the_file_system_and_are_sized_by_their
     names = [p.name for p in corpus.iterdir()]
     assert "claims-small.txt" not in names and not list(corpus.glob(".upload-*"))
     assert all(len(name.encode()) <= 200 for name in names)
+
+
+def test_a_document_sent_to_one_replica_survives_a_reindex_on_another(tmp_path, corpus_dir, embedder, database_url):
+    pipelines = []
+    for name in ("a", "b"):  # two replicas: their own corpus folders, one database
+        corpus = tmp_path / name / "corpus"
+        corpus.mkdir(parents=True)
+        shutil.copy(corpus_dir / MOTION, corpus / MOTION)
+        settings = Settings(corpus_dir=corpus, index_dir=tmp_path / name / "unused", database_url=database_url)
+        if not pipelines:
+            update_index(settings, lambda: embedder)
+        pipelines.append(Pipeline.open(settings, embedder))
+    first, second = pipelines
+    with running_bot(first, tmp_path / "a", admins=[ADMIN], database_url=database_url) as (fake, _):
+        replies = say(fake, ADMIN, count=2, **fake.document_update("notes from Aktau.md", NEW_FACT.encode(),
+                                                                     ADMIN, ADMIN))
+        assert "1 added" in replies[1]["text"]
+    with running_bot(second, tmp_path / "b", admins=[ADMIN], database_url=database_url) as (fake, _):
+        report = say(fake, ADMIN, count=2, **fake.message_update("/reindex", ADMIN, ADMIN))[1]["text"]
+        assert "Index up to date: 2 documents" in report, report  # the upload came from the database to this folder
+        assert (second.settings.corpus_dir / "notes-from-Aktau.md").read_text() == NEW_FACT
+        answer = say(fake, ADMIN, **fake.message_update(QUESTION, ADMIN, ADMIN))[0]["text"]
+        assert "42 detained protesters" in answer
+        # the same name sent to this replica is not written over the first one's
+        replies = say(fake, ADMIN, count=2, **fake.document_update("notes from Aktau.md", b"Other notes.", ADMIN, ADMIN))
+        assert "saved this one as notes-from-Aktau-2.md" in replies[0]["text"]
