@@ -249,3 +249,39 @@ def test_a_running_bot_refuses_a_rebuild_made_with_other_chunking_in_one_line(se
     assert sum("was rebuilt with chunking" in r.getMessage() for r in caplog.records) == 1
     update_index(settings, lambda: embedder)  # rebuilt as this process expects: served again
     assert "Mogherini" in pipeline.ask(ONLY_IN_ANSWER).answer
+
+
+def test_questions_are_answered_from_the_old_index_while_a_rebuild_from_scratch_builds(settings, embedder,
+                                                                                       monkeypatch):
+    import threading
+
+    from index.store import postgres_write
+
+    update_index(settings, lambda: embedder)
+    pipeline = Pipeline.open(settings, embedder)
+    counting = postgres_write._count_terms
+
+    def slow_count(connection, terms):  # the build's work, stretched: 4 s inside the rebuild's transaction
+        counting(connection, terms)
+        time.sleep(4)
+
+    monkeypatch.setattr(postgres_write, "_count_terms", slow_count)
+    other = settings.model_copy(update={"chunk_tokens": 120})  # another chunking: rebuilt from scratch
+    rebuild = threading.Thread(target=update_index, args=(other, lambda: embedder))
+    rebuild.start()
+    waits = []
+    try:
+        time.sleep(1.5)  # well inside the build
+        while rebuild.is_alive() and len(waits) < 8:
+            started = time.monotonic()
+            assert "Mogherini" in pipeline.ask(ONLY_IN_ANSWER).answer  # the old index, whole
+            waits.append(time.monotonic() - started)
+            time.sleep(0.2)
+    finally:
+        rebuild.join(timeout=120)
+    assert len(waits) >= 3 and max(waits) < 1.0, waits  # it waited 7.9 s behind the DROP, then failed
+    rebuilt = Pipeline.open(other, embedder)
+    assert rebuilt.store.meta["chunking"]["chunk_tokens"] == 120
+    assert rebuilt.search(ONLY_IN_ANSWER)[0].chunk.doc_id == ANSWER  # the new tables serve
+    assert rows(settings, "SELECT count(*) FROM pg_namespace WHERE nspname = 'citebot_next'") == [(0,)]
+    assert_consistent(settings)

@@ -50,6 +50,9 @@ class _Published:
         self.average_length = float(self.meta.get("average_length") or 1.0)
 
 
+READ_LOCK_SECONDS = 10
+
+
 class PgStore:
     """The published index in PostgreSQL, with the read interface of index.store.files.IndexStore."""
 
@@ -72,8 +75,9 @@ class PgStore:
                 raise IndexMissing(f"no index in the {readable_url(url)}; build one with `citebot index`")
             published = _Published(connection)
         check_meta(published.meta, expected)
-        return cls(url, Connections(url, (f"SET hnsw.ef_search = {int(ef_search)}",)), published, ef_search,
-                   expected)
+        # A question waits for a rebuild's swap (a moment) or for nothing; never for long behind a lock.
+        setup = (f"SET hnsw.ef_search = {int(ef_search)}", f"SET lock_timeout = '{READ_LOCK_SECONDS}s'")
+        return cls(url, Connections(url, setup), published, ef_search, expected)
 
     @property
     def version(self) -> str:
