@@ -51,6 +51,7 @@ class _Published:
 
 
 READ_LOCK_SECONDS = 10
+PREVIOUS_SCHEMA = "citebot_previous"  # the tables a rebuild from scratch replaced (index.store.postgres_write)
 
 
 class PgStore:
@@ -119,7 +120,8 @@ class PgStore:
 
     def _current(self, connection: Any, version: str) -> _Published:
         """The published version this snapshot reads, checked as the index folder's are: one built with another
-        model or chunking is refused with one line (its vectors would fail every question, or answer wrongly)."""
+        model or chunking is refused with one line (its vectors would fail every question, or answer wrongly),
+        and the version before it, which its rebuild set aside, serves on while there is one."""
         published = self._published
         if published.version == version:
             return published
@@ -127,17 +129,28 @@ class PgStore:
             if self._published.version != version:
                 candidate = _Published(connection)  # same snapshot: the statistics match what is read
                 mismatch = meta_mismatch(candidate.meta, self._expected)
-                if mismatch is not None:
-                    key, built, wanted = mismatch
-                    message = (f"the index in the {readable_url(self.url)} was rebuilt with {key} {built!r}; this "
-                               f"process serves {wanted!r}: restart it with the settings the index was built with, "
-                               "or rebuild with these")
-                    if self._refused != version:
-                        self._refused = version
-                        log.warning("%s", message)
-                    raise StoreUnavailable(message)
-                self._published = candidate
-                log.info("now serving index version %s", version)
+                if mismatch is None:
+                    self._published = candidate
+                    log.info("now serving index version %s", version)
+                    return candidate
+                return self._previous_instead(connection, version, mismatch)
+        return self._published
+
+    def _previous_instead(self, connection: Any, version: str, mismatch: tuple[str, Any, Any]) -> _Published:
+        key, built, wanted = mismatch
+        problem = (f"the index in the {readable_url(self.url)} was rebuilt with {key} {built!r}; this process "
+                   f"serves {wanted!r}")
+        kept = connection.execute(f"SELECT to_regclass('{PREVIOUS_SCHEMA}.citebot_meta') IS NOT NULL").fetchone()[0] \
+            and connection.execute(f"SELECT version FROM {PREVIOUS_SCHEMA}.citebot_meta").fetchone()
+        serving = kept is not None and kept is not False and kept[0] == self._published.version
+        if self._refused != version:
+            self._refused = version
+            log.warning("%s; %s", problem, f"keeping version {self._published.version} until restarted with "
+                        "matching settings" if serving else "restart it with matching settings")
+        if not serving:
+            raise StoreUnavailable(f"{problem}: restart it with the settings the index was built with, or rebuild "
+                                   "with these")
+        connection.execute(f"SET LOCAL search_path = {PREVIOUS_SCHEMA}, public")  # this question reads the old tables
         return self._published
 
     def unit_cosines(self, query: np.ndarray, chunk: Chunk) -> tuple[float, ...]:

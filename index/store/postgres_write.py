@@ -33,6 +33,7 @@ LOCK_KEY = 0x63697465626F74  # "citebot" in ASCII: one key for every citebot reb
 HNSW_M, HNSW_EF_CONSTRUCTION = 16, 200
 TABLES = ("citebot_meta", "citebot_documents", "citebot_passages", "citebot_postings", "citebot_terms")
 NEXT_SCHEMA = "citebot_next"  # where a rebuild from scratch writes until it swaps its tables in
+PREVIOUS_SCHEMA = "citebot_previous"  # where the tables it replaced are kept (index.store.postgres reads them)
 
 
 def schema(dim: int) -> list[str]:
@@ -159,12 +160,18 @@ def _build_beside(connection: Any, dim: int) -> None:
 def _swap_in(connection: Any) -> None:
     """Replace the served tables with the new ones, in the transaction that commits them. The meta table is
     locked first, as every question reads it first: a question in flight finishes on the old tables, one that
-    comes meanwhile waits the moment of the swap and then reads the new (no two wait on each other)."""
+    comes meanwhile waits the moment of the swap and then reads the new (no two wait on each other). The old
+    tables are set aside until the next rebuild from scratch: a process started for them (another model or
+    chunking) serves on from there instead of failing."""
     connection.execute("RESET search_path")
-    if connection.execute("SELECT to_regclass('public.citebot_meta') IS NOT NULL").fetchone()[0]:
+    served = connection.execute("SELECT to_regclass('public.citebot_meta') IS NOT NULL").fetchone()[0]
+    if served:
         connection.execute("LOCK TABLE public.citebot_meta IN ACCESS EXCLUSIVE MODE")
+    connection.execute(f"DROP SCHEMA IF EXISTS {PREVIOUS_SCHEMA} CASCADE")
+    connection.execute(f"CREATE SCHEMA {PREVIOUS_SCHEMA}")
     for table in TABLES:
-        connection.execute(f"DROP TABLE IF EXISTS public.{table}")
+        if connection.execute(f"SELECT to_regclass('public.{table}') IS NOT NULL").fetchone()[0]:
+            connection.execute(f"ALTER TABLE public.{table} SET SCHEMA {PREVIOUS_SCHEMA}")
     for table in TABLES:
         connection.execute(f"ALTER TABLE {NEXT_SCHEMA}.{table} SET SCHEMA public")
     connection.execute(f"DROP SCHEMA {NEXT_SCHEMA}")
