@@ -121,7 +121,8 @@ def _cite(question: str, hits: list[Hit], chosen: list[Unit], confidence: float)
         n = numbers.setdefault(unit.hit_rank, len(numbers) + 1)
         start, end = _with_antecedent(hit, unit.start), _with_follow_on(hit, unit.end)
         focus.setdefault(unit.hit_rank, (start, end))
-        statement = _without_stray_quotes(re.sub(r"\s+", " ", hit.chunk.text[start:end]).rstrip(TRAILING))  # a heading's line break too
+        # whitespace collapsed: a heading's line break too
+        statement = _without_stray_quotes(re.sub(r"\s+", " ", hit.chunk.text[start:end]).rstrip(TRAILING))
         statements.append(f"{statement} [{n}]")
     best_score = {}
     for unit in chosen:

@@ -41,7 +41,8 @@ def export(weights: Path, out: Path) -> Path:
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     model = AutoModelForQuestionAnswering.from_pretrained(str(weights), dtype=torch.float32).eval()
-    sample = {name: torch.ones((1, 16), dtype=torch.int64) for name in ("input_ids", "attention_mask", "token_type_ids")}
+    sample = {name: torch.ones((1, 16), dtype=torch.int64)
+              for name in ("input_ids", "attention_mask", "token_type_ids")}
     full = staging / "model-fp32.onnx"
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
