@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import re
-import secrets
 import unicodedata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from telegram import Update
 from telegram.ext import ContextTypes
 
+from bot.state import save_whole
 from index.ingest.build import CorpusError, update_index
 from index.pipeline import Pipeline
 from index.ingest.readers import SUPPORTED_SUFFIXES
 from index.store.files import BuildBusy, IndexWriteError
+
+if TYPE_CHECKING:
+    from bot.shared_state import SharedUploads
 
 ADMINS_ONLY = "Only the bot's admins can do that."
 ONLY_TEXT = "I can only read text. Please type your question as a message."
@@ -69,19 +73,15 @@ async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     await _rebuild_and_report(update, context)
 
 
-def _keep(uploads, corpus: Path, name: str, data: bytes) -> Path:  # noqa: ANN001 - SharedUploads or None
+def _keep(uploads: SharedUploads | None, corpus: Path, name: str, data: bytes) -> Path:
     """Save an upload under a name free in the corpus folder (and, with a database, among every replica's
     uploads, where it is kept too); nothing is overwritten."""
-    partial = corpus / f".upload-{secrets.token_hex(4)}{Path(name).suffix}"  # hidden: a scan never sees half a file
-    try:
-        partial.write_bytes(data)
-        taken = uploads.names() if uploads is not None else set()
+    taken = uploads.names() if uploads is not None else set()
+    target = _free_path(corpus / name, taken)
+    while uploads is not None and not uploads.save(target.name, data):  # another replica took it just now
+        taken.add(target.name)
         target = _free_path(corpus / name, taken)
-        while uploads is not None and not uploads.save(target.name, data):  # another replica took it just now
-            target = _free_path(corpus / name, taken | {target.name})
-        partial.rename(target)
-    finally:
-        partial.unlink(missing_ok=True)  # after a failure; a renamed file is no longer there
+    save_whole(target, data)
     return target
 
 

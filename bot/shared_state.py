@@ -182,18 +182,15 @@ class SharedUploads:
 
     def sync_into(self, corpus: Path) -> list[str]:
         """Write into `corpus` each upload it lacks (a file of that name already there is left as it is)."""
-        written = []
+        from bot.state import save_whole
+
         with self._state.transaction() as connection:
             missing = [name for (name,) in connection.execute("SELECT name FROM citebot_uploads ORDER BY name")
                        if not (corpus / name).exists()]
             for name in missing:
                 (data,) = connection.execute("SELECT data FROM citebot_uploads WHERE name = %s", (name,)).fetchone()
-                corpus.mkdir(parents=True, exist_ok=True)
-                partial = corpus / f".upload-{secrets.token_hex(4)}{Path(name).suffix}"  # a scan never sees half
-                partial.write_bytes(bytes(data))
-                partial.rename(corpus / name)
-                written.append(name)
-        return written
+                save_whole(corpus / name, bytes(data))
+        return missing
 
 
 class SharedChatMemory:

@@ -140,6 +140,18 @@ def feedback_entry(answer: Answer, vote: str, replaces: str = "", answer_id: str
     }
 
 
+def save_whole(target: Path, data: bytes) -> None:
+    """Write `data` as `target` through a hidden file renamed at the end: a corpus scan never sees half a file,
+    and a failure leaves nothing behind."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".upload-{secrets.token_hex(4)}{target.suffix}")
+    try:
+        partial.write_bytes(data)
+        partial.rename(target)
+    finally:
+        partial.unlink(missing_ok=True)  # after a failure; a renamed file is no longer there
+
+
 def voter_key(secret: bytes, answer_id: str, user_id: int) -> str:
     """Who voted on an answer, as a key that tells one voter's votes on it apart from another's and nothing more:
     keyed with the bot's secret, so the log's reader cannot test user ids against it."""

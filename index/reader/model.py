@@ -89,12 +89,12 @@ class Reader:
             return []
         start_logits, end_logits = self._session.run(list(OUTPUTS), batch_arrays(rows))
         spans = best_spans(rows, start_logits, end_logits)
-        reads: list[Read | None] = [None] * len(texts)
+        reads: dict[int, Read] = {}  # windows() gives every text at least one window
         for row, owner in enumerate(owners):
             margin = spans.scores[row] - spans.null_scores[row]
-            if reads[owner] is None or margin > reads[owner].margin:
+            if owner not in reads or margin > reads[owner].margin:
                 reads[owner] = Read(spans.starts[row], spans.ends[row], spans.scores[row], margin)
-        return [r if r is not None else Read(0, 0, float("-inf"), float("-inf")) for r in reads]
+        return [reads[number] for number in range(len(texts))]
 
     def _check(self) -> None:
         """A read of the card's own check question must find the card's answer in its text."""

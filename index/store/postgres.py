@@ -140,9 +140,7 @@ class PgStore:
         key, built, wanted = mismatch
         problem = (f"the index in the {readable_url(self.url)} was rebuilt with {key} {built!r}; this process "
                    f"serves {wanted!r}")
-        kept = connection.execute(f"SELECT to_regclass('{PREVIOUS_SCHEMA}.citebot_meta') IS NOT NULL").fetchone()[0] \
-            and connection.execute(f"SELECT version FROM {PREVIOUS_SCHEMA}.citebot_meta").fetchone()
-        serving = kept is not None and kept is not False and kept[0] == self._published.version
+        serving = self._set_aside_version(connection) == self._published.version
         if self._refused != version:
             self._refused = version
             log.warning("%s; %s", problem, f"keeping version {self._published.version} until restarted with "
@@ -152,6 +150,14 @@ class PgStore:
                                    "with these")
         connection.execute(f"SET LOCAL search_path = {PREVIOUS_SCHEMA}, public")  # this question reads the old tables
         return self._published
+
+    @staticmethod
+    def _set_aside_version(connection: Any) -> str | None:
+        """The version whose tables the last rebuild from scratch set aside, if any."""
+        if not connection.execute(f"SELECT to_regclass('{PREVIOUS_SCHEMA}.citebot_meta') IS NOT NULL").fetchone()[0]:
+            return None
+        row = connection.execute(f"SELECT version FROM {PREVIOUS_SCHEMA}.citebot_meta").fetchone()
+        return row[0] if row else None
 
     def unit_cosines(self, query: np.ndarray, chunk: Chunk) -> tuple[float, ...]:
         with self.snapshot() as view:
