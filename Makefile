@@ -30,7 +30,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: setup run test eval squad train train-reader export-reader bench-reader bench-reader-features fuzz bench-hostile bench-support bench-stream bench-threshold bench-cross-encoder bench bench-quick \
+.PHONY: setup ocr run test eval squad train train-reader export-reader bench-reader bench-reader-features fuzz bench-hostile bench-support bench-stream bench-threshold bench-cross-encoder bench bench-quick \
 	bench-quality clean
 
 # The eval gate: each a little under the figures of eval/qa.jsonl on the day it was set,
@@ -63,11 +63,20 @@ $(INSTALLED): pyproject.toml
 
 setup: $(INSTALLED)
 
+# OCR of scanned pages and images: Tesseract with its English, Russian and Kazakh data, from Debian. The tests
+# need it (`make test` installs it, as root, when it is missing); `make run` tries, and indexes without it.
+OCR_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-rus tesseract-ocr-kaz
+ocr:
+	@command -v tesseract >/dev/null && tesseract --list-langs 2>/dev/null | grep -qx rus \
+		|| { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(OCR_PACKAGES) >/dev/null; } \
+		|| { echo "OCR needs Tesseract: apt install $(OCR_PACKAGES)"; exit 1; }
+
 run: setup
+	-@$(MAKE) --no-print-directory ocr
 	$(BIN)/citebot index
 	$(BIN)/citebot serve
 
-test: setup squad
+test: setup ocr squad
 	$(BIN)/citebot index
 	$(BIN)/citebot eval eval/qa.jsonl $(EVAL_GATE) --report .citebot/eval/corpus.json
 	CITEBOT_CALIBRATION=squad2 $(BIN)/citebot eval $(SQUAD)/qa.jsonl $(SQUAD_ARGS) --part report $(SQUAD_GATE) \

@@ -103,6 +103,7 @@ def render_source(citation: Citation, prompts: Prompts, text: str | None = None)
         n=citation.n,
         title=citation.title,
         date=citation.date or "undated",
+        place=f", {citation.place}" if citation.place else "",
         doc_id=citation.doc_id,
         source=f" · {citation.source}" if citation.source else "",
         quote=quote,
@@ -111,4 +112,6 @@ def render_source(citation: Citation, prompts: Prompts, text: str | None = None)
 
 
 def source_line(citation: Citation) -> str:
-    return f"[{citation.n}] {citation.title} ({citation.date or 'undated'})"
+    """"[1] Title (date), page 3, read by OCR": a source named as the list under an answer names it."""
+    where = f", {citation.place}" if citation.place else ""
+    return f"[{citation.n}] {citation.title} ({citation.date or 'undated'}){where}"

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from html import escape
 
-from bot.render import short_line
+from bot.render import short_line, source_line
 from index.schema import Answer, Citation
 
 TELEGRAM_LIMIT = 4096
@@ -44,14 +44,14 @@ def answer_messages(answer: Answer, not_found_heading: str = "Closest passages:"
     paragraphs.append(Paragraph(answer.answer))
     if answer.citations:
         paragraphs.append(Paragraph("Sources:" if answer.found else not_found_heading, "bold"))
-        paragraphs.append(Paragraph("\n".join(f"[{c.n}] {c.title} ({c.date or 'undated'})" for c in answer.citations)))
+        paragraphs.append(Paragraph("\n".join(source_line(c) for c in answer.citations)))
     return pack(paragraphs, limit)
 
 
 def passage_messages(citation: Citation, limit: int = TELEGRAM_LIMIT) -> list[str]:
     """One source in full: title, date, document, link and the passage itself."""
     paragraphs = [Paragraph(f"[{citation.n}] {citation.title}", "bold"),
-                  Paragraph(f"{citation.date or 'undated'} · {citation.doc_id}")]
+                  Paragraph(" · ".join(filter(None, (citation.date or "undated", citation.doc_id, citation.place))))]
     if citation.source:
         is_url = re.match(r"https?://", citation.source) is not None
         paragraphs.append(Paragraph(citation.source, link=citation.source if is_url else None))

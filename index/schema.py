@@ -9,6 +9,28 @@ Span = tuple[int, int]
 
 
 @dataclass(frozen=True)
+class Place:
+    """Where a page, slide or sheet of a file begins in its document's text."""
+
+    start: int
+    label: str  # "page 3", "slide 2", "sheet Cases"
+    ocr: bool = False  # its text was read from a picture of it
+
+    def shown(self) -> str:
+        return f"{self.label}, read by OCR" if self.ocr else self.label
+
+
+def place_at(places: tuple[Place, ...], offset: int) -> str | None:
+    """"page 3" (", read by OCR") for the character at `offset` of a document's text; None if unplaced."""
+    found = None
+    for place in places:
+        if place.start > offset:
+            break
+        found = place
+    return found.shown() if found is not None else None
+
+
+@dataclass(frozen=True)
 class Document:
     """A document as read from the corpus, its furniture removed."""
 
@@ -18,6 +40,11 @@ class Document:
     source: str | None
     text: str
     content_hash: str  # sha256 of the file's bytes
+    places: tuple[Place, ...] = ()  # its pages, slides or sheets, in order
+    reader: str = ""  # the format and version it was read with ("pdf/2")
+    ocr: str | None = None  # what its scanned pages were read with (index.ingest.formats.ocr.signature)
+    ocr_pages: int = 0  # pages read by OCR
+    notes: tuple[str, ...] = ()  # what was left out of it and why
 
 
 @dataclass(frozen=True)
@@ -49,6 +76,7 @@ class DocInfo:
     title: str
     date: str | None
     source: str | None
+    places: tuple[Place, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -73,6 +101,7 @@ class Citation:
     quote: str  # the exact passage text
     score: float
     focus: Span | None = None  # where in `quote` the first statement cited to it stands
+    place: str | None = None  # the page, slide or sheet of that statement ("page 3, read by OCR")
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CITEBOT_", env_file=".env", extra="ignore", populate_by_name=True,
                                       allow_inf_nan=False)
 
-    corpus_dir: Path = Field(Path("corpus"), description="Folder of documents to index (txt, md, html, pdf, docx).")
+    corpus_dir: Path = Field(Path("corpus"), description="Folder of documents to index: text, Markdown, HTML, PDF (scanned pages by OCR), DOCX, ODT, RTF, EPUB, PPTX, XLSX, CSV/TSV, images.")
     index_dir: Path = Field(Path(".citebot/index"), description="Folder where the built index versions live.")
     embed_model: str = Field(
         "",
@@ -37,17 +37,35 @@ class Settings(BaseSettings):
         "torch on a sample and embeds with the faster: which one is depends on the CPU (1.6x either way was "
         "measured), and loading torch costs about 5 s. 0: never; the bot answers with ONNX either way.")
     max_file_mb: float = Field(
-        50, gt=0, le=2048, description="Larger corpus files are skipped and reported. A DOCX may also unpack to "
-        "at most this much XML, and four times this in all, checked before it is unpacked.")
+        50, gt=0, le=2048, description="Larger corpus files are skipped and reported. A DOCX, PPTX, XLSX, ODT or EPUB "
+        "may also unpack to at most this much XML, and four times this in all, checked before it is unpacked.")
     max_text_mb: float = Field(
         20, gt=0, le=2048, description="Most text one file may yield, in millions of characters (about MB of plain "
         "text; 20 is some 8,000 pages); a file past it is skipped and reported before it is cleaned or embedded.")
     file_seconds: float = Field(
-        60, gt=0, le=86_400, description="Time one file may take to be read, extracted and cleaned, in a worker "
+        60, gt=0, le=86_400, description="Time one file may take to be read, extracted and cleaned (OCR apart), in a worker "
         "process that is ended when it runs over; the file is skipped and reported, the build goes on.")
     read_memory_mb: int = Field(
         2048, ge=256, le=2**20, description="Address space of that worker: a file whose parser needs more is skipped and "
         "reported, instead of the build growing without bound.")
+    max_pages: int = Field(
+        5000, ge=1, le=10**7, description="Most pages of a PDF (or slides of a deck, frames of a TIFF); a longer one is "
+        "skipped and reported.")
+    max_rows: int = Field(
+        200_000, ge=1, le=10**9, description="Most table rows one file may hold, all its sheets and tables together "
+        "(a spreadsheet, a CSV); a larger one is skipped and reported.")
+    max_pixels: int = Field(
+        60_000_000, ge=10**5, le=10**10, description="Most pixels of an image, checked from its header before it is "
+        "decoded; a PDF page is drawn for OCR at 300 dpi or fewer to stay within it.")
+    ocr_languages: str = Field(
+        "eng", pattern=r"^[a-z_]{3,8}(\+[a-z_]{3,8})*$", description="Tesseract's languages for scanned pages and "
+        "images, joined by '+': eng, rus, kaz (Debian's tesseract-ocr-eng, -rus, -kaz). A change re-reads the "
+        "documents that were read by OCR.")
+    ocr_page_seconds: float = Field(
+        60, gt=0, le=86_400, description="OCR of one page; a page that takes longer is left out and reported.")
+    ocr_file_seconds: float = Field(
+        1800, gt=0, le=7 * 86_400, description="OCR of all the pages of one file; the pages after it are left out and "
+        "reported, the pages read are indexed.")
     chunk_tokens: int = Field(
         200, ge=32, le=256, description="Most word-piece tokens per chunk, title included; MiniLM reads 256 at most."
     )

@@ -71,3 +71,157 @@ Local news outlets face continuous pressure, and journalists receive prison term
 and to revise the media legislation adopted in December 2017.</p></article>
 <footer><p>Subscribe to our updates</p><p>Copyright 2019 Example NGO. All rights reserved.</p></footer>
 </body></html>"""
+
+
+def pptx_bytes(slides: list[tuple[str, str, str]], table: list[list[str]] | None = None) -> bytes:
+    """A deck of (title, body, speaker notes) slides, the last with `table` if given."""
+    from pptx import Presentation
+    from pptx.util import Inches
+
+    deck = Presentation()
+    for title, body, notes in slides:
+        slide = deck.slides.add_slide(deck.slide_layouts[1])
+        slide.shapes.title.text = title
+        slide.placeholders[1].text = body
+        if notes:
+            slide.notes_slide.notes_text_frame.text = notes
+    if table:
+        shape = deck.slides[-1].shapes.add_table(len(table), len(table[0]), Inches(1), Inches(4), Inches(6), Inches(2))
+        for r, row in enumerate(table):
+            for c, value in enumerate(row):
+                shape.table.cell(r, c).text = value
+    out = io.BytesIO()
+    deck.save(out)
+    return out.getvalue()
+
+
+def xlsx_bytes(sheets: dict[str, list[list[object]]], title: str = "") -> bytes:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.remove(book.active)
+    for name, rows in sheets.items():
+        sheet = book.create_sheet(name)
+        for row in rows:
+            sheet.append(row)
+    book.properties.title = title
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def odt_bytes(paragraphs: list[str], table: list[list[str]] | None = None, title: str = "") -> bytes:
+    from odf import dc, table as odf_table, text
+    from odf.opendocument import OpenDocumentText
+
+    document = OpenDocumentText()
+    if title:
+        document.meta.addElement(dc.Title(text=title))
+    document.text.addElement(text.H(outlinelevel=1, text=title or "Report"))
+    for paragraph in paragraphs:
+        document.text.addElement(text.P(text=paragraph))
+    if table:
+        grid = odf_table.Table(name="Cases")
+        for row in table:
+            line = odf_table.TableRow()
+            for value in row:
+                cell = odf_table.TableCell()
+                cell.addElement(text.P(text=value))
+                line.addElement(cell)
+            grid.addElement(line)
+        document.text.addElement(grid)
+    out = io.BytesIO()
+    document.write(out)
+    return out.getvalue()
+
+
+def epub_bytes(chapters: list[tuple[str, str]], title: str = "Book") -> bytes:
+    """An e-book of (chapter title, HTML body) chapters."""
+    from ebooklib import epub
+
+    book = epub.EpubBook()
+    book.set_identifier("citebot-test")
+    book.set_title(title)
+    book.set_language("en")
+    items = []
+    for number, (name, body) in enumerate(chapters, 1):
+        item = epub.EpubHtml(title=name, file_name=f"chapter{number}.xhtml", lang="en")
+        item.content = f"<html><body><h1>{name}</h1>{body}</body></html>"
+        book.add_item(item)
+        items.append(item)
+    book.toc = items
+    book.spine = items
+    book.add_item(epub.EpubNcx())
+    book.add_item(epub.EpubNav())
+    out = io.BytesIO()
+    epub.write_epub(out, book)
+    return out.getvalue()
+
+
+def rtf_bytes(paragraphs: list[str]) -> bytes:
+    body = "".join(r"{\pard " + p + r"\par}" for p in paragraphs)
+    return (r"{\rtf1\ansi\deff0{\fonttbl{\f0 Times New Roman;}}" + body + "}").encode("latin-1")
+
+
+FONTS = ("/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+
+
+def page_image(lines: list[str], dpi: int = 300, font: str = FONTS[0], angle: float = 0.0, size_pt: int = 12):
+    """A scan of a letter-size page with `lines` typed on it: grey paper, a slight tilt if asked."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    width, height = int(8.5 * dpi), int(11 * dpi)
+    image = Image.new("L", (width, height), 245)
+    draw = ImageDraw.Draw(image)
+    typeface = ImageFont.truetype(font, int(size_pt * dpi / 72))
+    y = dpi
+    for line in lines:
+        draw.text((dpi, y), line, font=typeface, fill=20)
+        y += int(size_pt * 1.6 * dpi / 72)
+    if angle:
+        image = image.rotate(angle, expand=False, fillcolor=245, resample=Image.Resampling.BICUBIC)
+    image.info["dpi"] = (dpi, dpi)
+    return image
+
+
+def image_bytes(image, kind: str = "PNG") -> bytes:
+    out = io.BytesIO()
+    dpi = image.info.get("dpi", (300, 300))
+    image.save(out, format=kind, dpi=dpi)
+    return out.getvalue()
+
+
+def scanned_pdf_bytes(images) -> bytes:
+    """A PDF whose pages are pictures only (no text layer), as a scanner writes them."""
+    out = io.BytesIO()
+    first, *rest = images
+    first.save(out, format="PDF", save_all=True, append_images=rest, resolution=first.info.get("dpi", (300,))[0])
+    return out.getvalue()
+
+
+def mixed_pdf_bytes(text_lines: list[str], scanned_lines: list[str]) -> bytes:
+    """A text page, then a scanned annex page: a report with a scan attached."""
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter()
+    for part in (pdf_bytes(text_lines), scanned_pdf_bytes([page_image(scanned_lines, dpi=200)])):
+        writer.append(PdfReader(io.BytesIO(part)))
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def docx_bytes_with_table(paragraphs: list[str], table: list[list[str]]) -> bytes:
+    import docx
+
+    document = docx.Document()
+    for paragraph in paragraphs:
+        document.add_paragraph(paragraph)
+    grid = document.add_table(rows=len(table), cols=len(table[0]))
+    for r, row in enumerate(table):
+        for c, value in enumerate(row):
+            grid.cell(r, c).text = value
+    document.add_paragraph("Figures are as of 31 December.")
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()

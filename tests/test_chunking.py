@@ -57,9 +57,9 @@ def _units_of(path: str) -> list[str]:
     from pathlib import Path
 
     from index.ingest.chunking import quotable_units
-    from index.ingest.readers import read_document
+    from index.ingest.readers import ReadLimits, read_document
 
-    doc = read_document(Path(__file__).resolve().parent.parent / "corpus" / path, path, 10**8)
+    doc = read_document(Path(__file__).resolve().parent.parent / "corpus" / path, path, ReadLimits(max_bytes=10**8))
     return [doc.text[s:e] for s, e in quotable_units(doc.text)]
 
 

@@ -23,7 +23,7 @@ from index.ingest.chunking import chunk_document
 from index.ingest.clean import clean_text
 from index.answer.reply import CheckedReply
 from index.answer.support import Support
-from index.ingest.readers import DocumentError, read_document
+from index.ingest.readers import DocumentError, ReadLimits, read_document
 from index.schema import Answer, Citation, Document
 from index.settings import Settings
 from tests.samples import HTML_PAGE, docx_bytes, pdf_bytes
@@ -69,7 +69,7 @@ def test_a_reader_returns_text_or_says_why_for_any_damaged_file(suffix, data, tm
     path.write_bytes(_mutated(SAMPLES[suffix], data.draw) if data.draw(st.booleans()) else
                      data.draw(st.binary(max_size=2000)))
     try:
-        document = read_document(path, path.name, max_bytes=2**20, max_chars=10**6)
+        document = read_document(path, path.name, ReadLimits(max_bytes=2**20, max_chars=10**6))
     except DocumentError as error:
         assert str(error) and "\n" not in str(error)  # one line, for the build report
         return

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from index.answer.features import Candidate, Question, candidates
 from index.answer.short import ReadSpan, read_span
 from index.store.lexical import terms
-from index.schema import Answer, Citation, Hit, ShortAnswer
+from index.schema import Answer, Citation, Hit, ShortAnswer, place_at
 from index.answer.scorer import AnswerScorer, Calibration
 
 if TYPE_CHECKING:
@@ -188,4 +188,5 @@ def citation(n: int, hit: Hit, score: float, focus: tuple[int, int] | None = Non
         quote=hit.chunk.text,
         score=round(float(score), 4),
         focus=focus,
+        place=place_at(hit.doc.places, hit.chunk.start + (focus[0] if focus else 0)),
     )

@@ -11,7 +11,7 @@ TEMPLATES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "not_found": (frozenset(), frozenset({"question"})),
     "answer": (frozenset({"answer", "sources"}), frozenset({"question"})),
     "closest": (frozenset({"not_found", "sources"}), frozenset({"question"})),
-    "source": (frozenset({"n", "title", "quote"}), frozenset({"date", "doc_id", "source", "score"})),
+    "source": (frozenset({"n", "title", "quote"}), frozenset({"date", "place", "doc_id", "source", "score"})),
     "llm_answer": (frozenset({"question", "passages"}), frozenset()),
     "start": (frozenset({"documents"}), frozenset()),
     "help": (frozenset(), frozenset()),

@@ -22,8 +22,10 @@ from index.ingest.chunking import chunk_document, embedding_text
 from index.embed.embedder import BUNDLED_MODEL_ID
 from index.embed.encoders import Encoder, faster_runtime
 from index.store.lexical import LEXICAL_VERSION
-from index.ingest.reading import ReadLimits, read_files
-from index.ingest.readers import SUPPORTED_SUFFIXES
+from index.ingest.formats import SUPPORTED_SUFFIXES, signature_for
+from index.ingest.formats.base import ReadLimits, Unread
+from index.ingest.formats.ocr import signature as ocr_signature
+from index.ingest.reading import read_files
 from index.schema import Chunk, Document, Span
 from index.settings import Settings
 from index.store import IndexTarget, open_target
@@ -59,6 +61,8 @@ class BuildReport:
     vector_index: dict[str, Any] = field(default_factory=dict)  # VectorIndexInfo of the published version
     converted: str | None = None  # the vector index changed kind without re-embedding
     runtime: str | None = None  # which runtime a large rebuild embedded with, and why
+    ocr_pages: int = 0  # pages read by OCR in this build
+    notes: list[dict[str, str]] = field(default_factory=list)  # {"doc_id", "note"}: parts left out of a document read
 
     @property
     def up_to_date(self) -> bool:
@@ -76,6 +80,9 @@ class BuildReport:
             lines.append(self.runtime)
         if self.converted:
             lines.append(f"Vector index {self.converted}, without re-embedding.")
+        if self.ocr_pages:
+            lines.append(f"{self.ocr_pages} scanned page(s) read by OCR.")
+        lines += [f"  note {n['doc_id']}: {n['note']}" for n in self.notes]
         lines += [f"  skipped {f['doc_id']}: {f['error']}" for f in self.failed]
         return "\n".join(lines)
 
@@ -83,7 +90,8 @@ class BuildReport:
         return {"added": self.added, "changed": self.changed, "removed": self.removed, "unchanged": self.unchanged,
                 "failed": self.failed, "chunks_embedded": self.chunks_embedded, "seconds": self.seconds,
                 "documents": self.documents, "chunks": self.chunks, "rebuilt_because": self.rebuilt_because,
-                "vector_index": self.vector_index, "converted": self.converted, "runtime": self.runtime}
+                "vector_index": self.vector_index, "converted": self.converted, "runtime": self.runtime,
+                "ocr_pages": self.ocr_pages, "notes": self.notes}
 
 
 def expected_meta(settings: Settings) -> dict[str, Any]:
@@ -129,7 +137,7 @@ def update_index(settings: Settings, get_embedder: Callable[[], Encoder], show_p
     with target.lock():
         files, refused = scan_corpus(settings.corpus_dir)
         previous, rebuilt_because = target.previous(expected_meta(settings))
-        plan = _plan(files, previous)
+        plan = _plan(files, previous, ocr_signature(settings.ocr_languages))
         report = BuildReport(unchanged=len(plan.unchanged), rebuilt_because=rebuilt_because)
         kept = {f.doc_id for f, _ in plan.known_failures} & set(previous.docs if previous else {})
         report.failed = refused + [{"doc_id": f.doc_id, "error": e + (KEPT_NOTE if f.doc_id in kept else "")}
@@ -155,15 +163,17 @@ class _Plan:
     fingerprint: str = ""  # of every file's id and hash: what the corpus was when indexed
 
 
-def _plan(files: list[CorpusFile], previous: Any) -> _Plan:
+def _plan(files: list[CorpusFile], previous: Any, ocr: str) -> _Plan:
     indexed = previous.docs if previous else {}
     failed_before = {f["doc_id"]: f for f in (previous.meta.get("failed_docs", []) if previous else [])}
     plan = _Plan()
     present = {f.doc_id for f in files}
     for file in files:
-        if file.doc_id in indexed and indexed[file.doc_id]["content_hash"] == file.sha256:
+        if file.doc_id in indexed and indexed[file.doc_id]["content_hash"] == file.sha256 \
+                and not _read_otherwise(file.doc_id, indexed[file.doc_id], ocr):
             plan.unchanged.append(file.doc_id)
-        elif failed_before.get(file.doc_id, {}).get("sha256") == file.sha256:
+        elif failed_before.get(file.doc_id, {}).get("sha256") == file.sha256 \
+                and not _read_otherwise(file.doc_id, failed_before[file.doc_id], ocr):
             plan.known_failures.append((file, failed_before[file.doc_id]["error"]))
         else:
             plan.to_read.append(file)
@@ -171,6 +181,13 @@ def _plan(files: list[CorpusFile], previous: Any) -> _Plan:
     plan.failure_changes = bool(set(failed_before) - present)
     plan.fingerprint = fingerprint(files)
     return plan
+
+
+def _read_otherwise(doc_id: str, entry: dict[str, Any], ocr: str) -> bool:
+    """Would the file be read differently today: its format's reader changed, or OCR (installed since, or set
+    to other languages) for a file that needed it? Entries from before readers were versioned read as version 1."""
+    reader = entry.get("reader") or signature_for(doc_id).split("/")[0] + "/1"
+    return reader != signature_for(doc_id) or (entry.get("ocr") is not None and entry["ocr"] != ocr)
 
 
 def fingerprint(files: list[CorpusFile]) -> str:
@@ -183,14 +200,18 @@ def fingerprint(files: list[CorpusFile]) -> str:
 def _assemble(settings: Settings, target: IndexTarget, previous: Any, plan: _Plan, embedder: Encoder | None,
               report: BuildReport, show_progress: bool) -> BuildReport:
     docs = dict(previous.docs) if previous else {}
-    documents, failures = _read_all(plan.to_read, _read_limits(settings))
+    documents, failures = _read_all(plan.to_read, read_limits(settings), settings.ocr_languages, show_progress)
+    report.ocr_pages = sum(doc.ocr_pages for doc in documents)
+    report.notes = [{"doc_id": doc.doc_id, "note": note} for doc in documents for note in doc.notes]
     next_id = int(previous.meta.get("next_chunk_id", 0)) if previous else 0
     documents, new_chunks, chunk_failures = _chunk_all(documents, next_id, embedder, settings, plan.to_read)
     failures += chunk_failures
     failed_meta = [{"doc_id": f.doc_id, "sha256": f.sha256, "error": e} for f, e in plan.known_failures]
-    for file, error in failures:
-        report.failed.append({"doc_id": file.doc_id, "error": error + (KEPT_NOTE if file.doc_id in docs else "")})
-        failed_meta.append({"doc_id": file.doc_id, "sha256": file.sha256, "error": error})
+    for file, unread in failures:
+        report.failed.append({"doc_id": file.doc_id, "error": unread.reason + (KEPT_NOTE if file.doc_id in docs else "")})
+        failed_meta.append({"doc_id": file.doc_id, "sha256": file.sha256, "error": unread.reason,
+                            "reader": signature_for(file.doc_id),
+                            "ocr": ocr_signature(settings.ocr_languages) if unread.needed_ocr else None})
     replaced = {doc.doc_id for doc in documents if doc.doc_id in docs}
     report.added = sorted(doc.doc_id for doc in documents if doc.doc_id not in docs)
     report.changed, report.removed = sorted(replaced), plan.removed
@@ -224,14 +245,23 @@ def _assemble(settings: Settings, target: IndexTarget, previous: Any, plan: _Pla
     return report
 
 
-def _read_limits(settings: Settings) -> ReadLimits:
+def read_limits(settings: Settings) -> ReadLimits:
     return ReadLimits(max_bytes=int(settings.max_file_mb * 2**20), max_chars=int(settings.max_text_mb * 10**6),
-                      seconds=settings.file_seconds, memory_bytes=settings.read_memory_mb * 2**20)
+                      seconds=settings.file_seconds, memory_bytes=settings.read_memory_mb * 2**20,
+                      max_pages=settings.max_pages, max_rows=settings.max_rows, max_pixels=settings.max_pixels,
+                      ocr_languages=settings.ocr_languages, ocr_page_seconds=settings.ocr_page_seconds,
+                      ocr_file_seconds=settings.ocr_file_seconds)
 
 
-def _read_all(files: list[CorpusFile], limits: ReadLimits) -> tuple[list[Document], list[tuple[CorpusFile, str]]]:
+def _read_all(files: list[CorpusFile], limits: ReadLimits, languages: str,
+              show_progress: bool) -> tuple[list[Document], list[tuple[CorpusFile, Unread]]]:
+    """Every file read in the worker; with `show_progress`, a bar counts the pages OCR reads (seconds each)."""
+    from tqdm import tqdm
+
     documents, failed = [], []
-    for file, outcome in zip(files, read_files([(f.path, f.doc_id) for f in files], limits)):
+    with tqdm(desc=f"OCR ({languages})", unit="page", disable=not show_progress, leave=False) as bar:
+        outcomes = read_files([(f.path, f.doc_id) for f in files], limits, lambda: bar.update())
+    for file, outcome in zip(files, outcomes):
         if isinstance(outcome, Document):
             documents.append(outcome)
         else:
@@ -240,7 +270,7 @@ def _read_all(files: list[CorpusFile], limits: ReadLimits) -> tuple[list[Documen
 
 
 def _chunk_all(documents: list[Document], next_id: int, embedder: Encoder, settings: Settings,
-               files: list[CorpusFile]) -> tuple[list[Document], list[Chunk], list[tuple[CorpusFile, str]]]:
+               files: list[CorpusFile]) -> tuple[list[Document], list[Chunk], list[tuple[CorpusFile, Unread]]]:
     """Each document's chunks, ids running on from `next_id`; a document that cannot be chunked fails alone."""
     by_id = {file.doc_id: file for file in files}
     kept, chunks, failed = [], [], []
@@ -250,7 +280,7 @@ def _chunk_all(documents: list[Document], next_id: int, embedder: Encoder, setti
                                      settings.chunk_overlap_tokens)
             kept.append(doc)
         except Exception as error:  # noqa: BLE001 - e.g. the sentence splitter's TimeoutError on a huge paragraph
-            failed.append((by_id[doc.doc_id], _unexpected(error)))
+            failed.append((by_id[doc.doc_id], Unread(_unexpected(error))))
     return kept, chunks, failed
 
 
@@ -260,7 +290,8 @@ def _unexpected(error: Exception) -> str:
 
 def _manifest_entry(doc: Document, chunk_ids: list[int]) -> dict[str, Any]:
     return {"title": doc.title, "date": doc.date, "source": doc.source, "content_hash": doc.content_hash,
-            "chunk_ids": chunk_ids}
+            "chunk_ids": chunk_ids, "reader": doc.reader, "ocr": doc.ocr,
+            "places": [[place.start, place.label, place.ocr] for place in doc.places]}
 
 
 def _shift(spans: tuple[Span, ...], by: int) -> list[Span]:

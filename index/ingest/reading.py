@@ -12,40 +12,37 @@ import os
 import resource
 import subprocess
 import sys
-from collections.abc import Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from index.ingest.readers import DocumentError, read_document
+# Unread is defined outside this module: the worker runs it as __main__, where pickled classes are not found.
+from index.ingest.formats.base import DocumentError, Progress, ReadLimits, Unread
+from index.ingest.readers import read_document
 from index.schema import Document
 from index.store.files import error_line
 
 MB = 2**20
+# What the worker sends between a file and its outcome, as OCR starts a page and when it has read it.
+OCR_STARTS, PAGE_READ = "OCR starts a page", "page read by OCR"
+OCR_MARGIN = 5.0  # seconds past a page's OCR budget before the worker is taken for stuck
 # What the worker inherits of the environment: how to run Python and its numeric libraries, nothing else. The bot
 # token, the database URL and the LLM key stay in the parent (a parser exploited by a hostile file finds none).
 WORKER_ENVIRONMENT = ("PATH", "HOME", "LANG", "LANGUAGE", "LC_", "TZ", "TMPDIR", "TEMP", "TMP", "PYTHONPATH",
                       "PYTHONHOME", "PYTHONHASHSEED", "VIRTUAL_ENV", "OPENBLAS_", "OMP_", "MKL_", "SYSTEMROOT")
 
 
-@dataclass(frozen=True)
-class ReadLimits:
-    """What one file may cost to read; each is a setting (index.settings)."""
-
-    max_bytes: int  # of the file as stored (CITEBOT_MAX_FILE_MB)
-    max_chars: int  # of text extracted from it (CITEBOT_MAX_TEXT_MB)
-    seconds: float  # to read, extract and clean it (CITEBOT_FILE_SECONDS)
-    memory_bytes: int  # address space of the worker reading it (CITEBOT_READ_MEMORY_MB)
-
-
-def read_files(jobs: Sequence[tuple[Path, str]], limits: ReadLimits) -> list[Document | str]:
-    """For each (path, doc id), its Document or a one-line reason it could not be read, in order."""
-    outcomes: list[Document | str] = []
+def read_files(jobs: Sequence[tuple[Path, str]], limits: ReadLimits,
+               progress: Callable[[], None] | None = None) -> list[Document | Unread]:
+    """For each (path, doc id), its Document or why it could not be read, in order; `progress` is called for
+    each page read by OCR."""
+    outcomes: list[Document | Unread] = []
     worker: _Worker | None = None
     try:
         for path, doc_id in jobs:
             worker = worker or _Worker(limits)
-            outcome = worker.read(path, doc_id)
+            outcome = worker.read(path, doc_id, progress)
             if worker.ended:
                 worker = None
             outcomes.append(outcome)
@@ -55,18 +52,18 @@ def read_files(jobs: Sequence[tuple[Path, str]], limits: ReadLimits) -> list[Doc
     return outcomes
 
 
-def read_one(path: Path, doc_id: str, limits: ReadLimits) -> Document | str:
+def read_one(path: Path, doc_id: str, limits: ReadLimits, progress: Progress | None = None) -> Document | Unread:
     """One file read in this process: its Document or why not (what the worker runs for each file)."""
     try:
-        return read_document(path, doc_id, limits.max_bytes, limits.max_chars)
+        return read_document(path, doc_id, limits, progress)
     except DocumentError as error:
-        return str(error)
+        return Unread(str(error), error.needed_ocr)
     except MemoryError:
-        return f"needed more than {limits.memory_bytes / MB:g} MB of memory to read (CITEBOT_READ_MEMORY_MB)"
+        return Unread(f"needed more than {limits.memory_bytes / MB:g} MB of memory to read (CITEBOT_READ_MEMORY_MB)")
     except OSError as error:
-        return f"cannot read file ({error.strerror or error})"
+        return Unread(f"cannot read file ({error.strerror or error})")
     except Exception as error:  # noqa: BLE001 - one file a parser chokes on must not stop the build
-        return f"could not be processed ({error_line(error)})"
+        return Unread(f"could not be processed ({error_line(error)})")
 
 
 class _Worker:
@@ -82,16 +79,28 @@ class _Worker:
         self._receive = Connection(os.dup(self._process.stdout.fileno()), writable=False)
         self.ended = False
 
-    def read(self, path: Path, doc_id: str) -> Document | str:
+    def read(self, path: Path, doc_id: str, progress: Callable[[], None] | None = None) -> Document | Unread:
+        # OCR's time is its own (CITEBOT_OCR_PAGE_SECONDS, kept inside the worker): while a page is read by OCR
+        # the file's budget waits, and starts afresh after it.
+        limits = self._limits
+        deadline = time.monotonic() + limits.seconds
         try:
-            self._send.send((path, doc_id, self._limits))
-            if self._receive.poll(self._limits.seconds):
-                return self._receive.recv()
+            self._send.send((path, doc_id, limits))
+            while self._receive.poll(max(0.0, deadline - time.monotonic())):
+                message = self._receive.recv()
+                if message == OCR_STARTS:
+                    deadline = time.monotonic() + limits.ocr_page_seconds + OCR_MARGIN
+                elif message == PAGE_READ:
+                    deadline = time.monotonic() + limits.seconds
+                    if progress is not None:
+                        progress()
+                else:
+                    return message
         except (EOFError, OSError):
             self.close()
-            return f"the reader stopped while reading it (exit code {self._process.returncode})"
+            return Unread(f"the reader stopped while reading it (exit code {self._process.returncode})")
         self.close()
-        return f"took longer than {self._limits.seconds:g} s to read; stopped (CITEBOT_FILE_SECONDS)"
+        return Unread(f"took longer than {self._limits.seconds:g} s to read; stopped (CITEBOT_FILE_SECONDS)")
 
     def close(self) -> None:
         self.ended = True
@@ -117,7 +126,7 @@ def _serve(memory_bytes: int) -> None:
             path, doc_id, limits = receive.recv()
         except EOFError:
             return
-        send.send(read_one(path, doc_id, limits))
+        send.send(read_one(path, doc_id, limits, lambda done: send.send(PAGE_READ if done else OCR_STARTS)))
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import numpy as np
 
 from index.store.chunk_table import ChunkTable, read_all_chunks
 from index.store.lexical import LexicalIndex
-from index.schema import Chunk, DocInfo
+from index.schema import Chunk, DocInfo, Place
 
 FORMAT_VERSION = 1
 POINTER = "CURRENT"
@@ -100,8 +100,7 @@ class IndexStore:
                        LexicalIndex.load(folder / "bm25"), ChunkTable(folder), _read_json(folder / "docs.json"))
 
     def doc_info(self, doc_id: str) -> DocInfo:
-        doc = self.docs[doc_id]
-        return DocInfo(doc_id=doc_id, title=doc["title"], date=doc.get("date"), source=doc.get("source"))
+        return doc_info(doc_id, self.docs[doc_id])
 
     def dense_search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
         """(chunk id, cosine) of the `k` nearest chunks."""
@@ -232,6 +231,12 @@ def current_version(index_dir: Path) -> Path | None:
         return None
     folder = index_dir / pointer.read_text(encoding="utf-8").strip()
     return folder if (folder / "meta.json").is_file() else None
+
+
+def doc_info(doc_id: str, doc: dict[str, Any]) -> DocInfo:
+    """What an answer shows of a document, from its manifest entry (docs.json, or a row of the database's)."""
+    places = tuple(Place(int(start), str(label), bool(ocr)) for start, label, ocr in doc.get("places") or ())
+    return DocInfo(doc_id=doc_id, title=doc["title"], date=doc.get("date"), source=doc.get("source"), places=places)
 
 
 def _read_json(path: Path) -> Any:

@@ -29,7 +29,7 @@ import numpy as np
 
 from index.schema import Chunk, DocInfo
 from index.store.connections import Connections, StoreUnavailable, connect, database_errors, readable_url
-from index.store.files import IndexMissing, check_meta, meta_mismatch
+from index.store.files import IndexMissing, check_meta, doc_info, meta_mismatch
 from index.store.lexical import BM25_B, BM25_K1, TermStatistics
 
 log = logging.getLogger(__name__)
@@ -41,10 +41,11 @@ class _Published:
     def __init__(self, connection: Any) -> None:
         version, self.meta = connection.execute("SELECT version, meta FROM citebot_meta").fetchone()
         self.version: str = version
+        # to_jsonb(d)->'reading': null on tables written before the column was (read until the rebuild).
         self.docs = {row[0]: {"title": row[1], "date": row[2], "source": row[3], "content_hash": row[4],
-                              "passages": row[5]}
-                     for row in connection.execute("SELECT doc_id, title, date, source, content_hash, passages "
-                                                   "FROM citebot_documents ORDER BY doc_id")}
+                              "passages": row[5], **(row[6] or {})}
+                     for row in connection.execute("SELECT doc_id, title, date, source, content_hash, passages, "
+                                                   "to_jsonb(d)->'reading' FROM citebot_documents d ORDER BY doc_id")}
         doc_freq = dict(connection.execute("SELECT term, df FROM citebot_terms").fetchall())
         self.statistics = TermStatistics(doc_freq, int(self.meta["chunks"]))
         self.average_length = float(self.meta.get("average_length") or 1.0)
@@ -278,5 +279,4 @@ class _SqlLexical:
 
 
 def _doc_info(docs: dict[str, dict[str, Any]], doc_id: str) -> DocInfo:
-    doc = docs[doc_id]
-    return DocInfo(doc_id=doc_id, title=doc["title"], date=doc.get("date"), source=doc.get("source"))
+    return doc_info(doc_id, docs[doc_id])

@@ -34,6 +34,7 @@ HNSW_M, HNSW_EF_CONSTRUCTION = 16, 200
 TABLES = ("citebot_meta", "citebot_documents", "citebot_passages", "citebot_postings", "citebot_terms")
 NEXT_SCHEMA = "citebot_next"  # where a rebuild from scratch writes until it swaps its tables in
 PREVIOUS_SCHEMA = "citebot_previous"  # where the tables it replaced are kept (index.store.postgres reads them)
+READING = ("reader", "ocr", "places")  # how a document was read, and where its pages begin: one jsonb column
 
 
 def schema(dim: int) -> list[str]:
@@ -41,7 +42,7 @@ def schema(dim: int) -> list[str]:
         "CREATE EXTENSION IF NOT EXISTS vector",
         "CREATE TABLE citebot_meta (id int PRIMARY KEY CHECK (id = 1), version text NOT NULL, meta jsonb NOT NULL)",
         "CREATE TABLE citebot_documents (doc_id text PRIMARY KEY, title text NOT NULL, date text, source text, "
-        "content_hash text NOT NULL, passages int NOT NULL)",
+        "content_hash text NOT NULL, passages int NOT NULL, reading jsonb)",
         f"CREATE TABLE citebot_passages (chunk_id bigint PRIMARY KEY, doc_id text NOT NULL, text text NOT NULL, "
         f"start_offset int NOT NULL, end_offset int NOT NULL, sentences jsonb NOT NULL, units bytea NOT NULL, "
         f"length int NOT NULL, embedding vector({int(dim)}) NOT NULL)",
@@ -100,9 +101,10 @@ class PgTarget:
             row = connection.execute("SELECT meta FROM citebot_meta").fetchone()
             if row is None:
                 return None, None
-            docs = {doc_id: {"title": title, "content_hash": content_hash, "chunk_ids": []}
-                    for doc_id, title, content_hash in
-                    connection.execute("SELECT doc_id, title, content_hash FROM citebot_documents")}
+            docs = {doc_id: {"title": title, "content_hash": content_hash, "chunk_ids": [], **(reading or {})}
+                    for doc_id, title, content_hash, reading in
+                    connection.execute("SELECT doc_id, title, content_hash, to_jsonb(d)->'reading' "
+                                       "FROM citebot_documents d")}
         mismatch = meta_mismatch(row[0], expected)
         if mismatch is None:
             return PgVersion(row[0], docs), None
@@ -123,6 +125,8 @@ class PgTarget:
             connection.execute("SET LOCAL maintenance_work_mem = '1GB'")  # HNSW builds fast while its graph fits
             if previous is None:
                 _build_beside(connection, int(meta["dim"]))
+            else:
+                _add_reading_column(connection)
             touched = _drop_documents(connection, sorted(dropping))
             _insert_documents(connection, docs, fresh, chunks)
             touched |= _insert_passages(connection, chunks, vectors, units)
@@ -141,6 +145,14 @@ class PgTarget:
                 _swap_in(connection)
         _tidy(connection)
         return {**published, "version": name}
+
+
+def _add_reading_column(connection: Any) -> None:
+    """Tables written before documents recorded how they were read gain the column, once (ALTER TABLE locks
+    the table against questions until the build commits, so only when it is missing)."""
+    if connection.execute("SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() AND "
+                          "table_name = 'citebot_documents' AND column_name = 'reading'").fetchone() is None:
+        connection.execute("ALTER TABLE citebot_documents ADD COLUMN reading jsonb")
 
 
 def _build_beside(connection: Any, dim: int) -> None:
@@ -215,12 +227,13 @@ def _drop_documents(connection: Any, doc_ids: list[str]) -> set[str]:
 
 def _insert_documents(connection: Any, docs: dict[str, dict[str, Any]], fresh: set[str], chunks: list[Chunk]) -> None:
     counts = Counter(chunk.doc_id for chunk in chunks)
-    with connection.cursor().copy("COPY citebot_documents (doc_id, title, date, source, content_hash, passages) "
-                                  "FROM STDIN") as copy:
+    with connection.cursor().copy("COPY citebot_documents (doc_id, title, date, source, content_hash, passages, "
+                                  "reading) FROM STDIN") as copy:
         for doc_id in sorted(fresh):
             doc = docs[doc_id]
+            reading = {key: doc[key] for key in READING if doc.get(key) is not None}
             copy.write_row((doc_id, doc["title"], doc.get("date"), doc.get("source"), doc["content_hash"],
-                            counts.get(doc_id, 0)))
+                            counts.get(doc_id, 0), _jsonb(reading)))
 
 
 def _insert_passages(connection: Any, chunks: list[Chunk], vectors: np.ndarray, units: np.ndarray) -> set[str]:
