@@ -113,3 +113,23 @@ def test_a_document_sent_to_one_replica_survives_a_reindex_on_another(tmp_path, 
         # the same name sent to this replica is not written over the first one's
         replies = say(fake, ADMIN, count=2, **fake.document_update("notes from Aktau.md", b"Other notes.", ADMIN, ADMIN))
         assert "saved this one as notes-from-Aktau-2.md" in replies[0]["text"]
+
+
+def test_an_admin_sends_a_spreadsheet_and_a_scanned_letter_and_their_places_are_cited(small_pipeline, tmp_path):
+    from samples import image_bytes, mixed_pdf_bytes, xlsx_bytes
+
+    sheet = xlsx_bytes({"Journalists": [["Region", "Journalists detained"], ["Pavlodar", 14], ["Kostanay", 3]]})
+    scan = mixed_pdf_bytes(["Letter from the Oral city court.", "The ruling is attached."],
+                           ["The court fined the blogger Aigul Utepova", "500 monthly indices for a post."])
+    with running_bot(small_pipeline, tmp_path, admins=[ADMIN]) as (fake, _):
+        for name, data in (("detentions.xlsx", sheet), ("ruling.pdf", scan)):
+            replies = say(fake, ADMIN, count=2, **fake.document_update(name, data, ADMIN, ADMIN))
+            assert replies[0]["text"] == f"Saved as {name}. Indexing…" and "1 added" in replies[1]["text"]
+        assert "1 scanned page(s) read by OCR." in replies[1]["text"]
+        answer = say(fake, ADMIN, **fake.message_update("How many journalists were detained in Pavlodar?", ADMIN,
+                                                         ADMIN))[0]["text"]
+        assert "Region: Pavlodar; Journalists detained: 14." in answer and "sheet Journalists" in answer
+        answer = say(fake, ADMIN, **fake.message_update("How much was Aigul Utepova fined?", ADMIN, ADMIN))[0]["text"]
+        assert "500 monthly indices" in answer and "page 2, read by OCR" in answer
+        source = say(fake, ADMIN, **fake.message_update("/source 1", ADMIN, ADMIN))[0]["text"]
+        assert "ruling.pdf · page 2, read by OCR" in source and "500 monthly indices" in source

@@ -122,3 +122,16 @@ def test_a_question_finds_the_fact_inside_each_format_and_names_its_place(suffix
     cited = answer.citations[0]
     assert cited.doc_id == name and fact in cited.quote
     assert cited.place == place  # "page 2, read by OCR": where to check it in the file
+
+
+@pytest.mark.parametrize(("doc_id", "entry", "again"), [
+    ("report.pdf", {}, True),  # indexed before readers had versions: PDFs are read better now (pages, OCR)
+    ("notes.txt", {}, False),  # text is read as it was
+    ("report.pdf", {"reader": "pdf/2"}, False),
+    ("scan.png", {"reader": "png/1", "ocr": "no OCR engine"}, True),  # Tesseract installed since
+    ("scan.png", {"reader": "png/1", "ocr": "tesseract 5.3.0 eng"}, False),
+])
+def test_a_file_is_read_again_only_when_its_reader_or_its_ocr_changed(doc_id, entry, again):
+    from index.ingest.build import _read_otherwise
+
+    assert _read_otherwise(doc_id, entry, "tesseract 5.3.0 eng") is again

@@ -26,7 +26,8 @@ from index.answer.support import Support
 from index.ingest.readers import DocumentError, ReadLimits, read_document
 from index.schema import Answer, Citation, Document
 from index.settings import Settings
-from tests.samples import HTML_PAGE, docx_bytes, pdf_bytes
+from tests.samples import (HTML_PAGE, docx_bytes_with_table, epub_bytes, image_bytes, odt_bytes, page_image,
+                           pdf_bytes, pptx_bytes, rtf_bytes, xlsx_bytes)
 
 
 # Text as documents and messages hold it: words, punctuation that drives the splitters, markup, odd code points.
@@ -41,7 +42,16 @@ SAMPLES = {
     ".md": b"---\ntitle: Notes\ndate: 2020-01-02\n---\n# Heading\n\nSee [the report](http://x).\n\n- item one\n",
     ".html": HTML_PAGE.encode(),
     ".pdf": pdf_bytes(["The delegation visited Almaty in 2019.", "It met the ombudsman."], title="Visit"),
-    ".docx": docx_bytes(["The delegation visited Almaty in 2019.", "It met the ombudsman."], title="Visit"),
+    ".docx": docx_bytes_with_table(["The delegation visited Almaty in 2019."], [["City", "Visits"], ["Almaty", "3"]]),
+    ".pptx": pptx_bytes([("Visit", "The delegation visited Almaty in 2019.", "It met the ombudsman.")],
+                        [["City", "Visits"], ["Almaty", "3"]]),
+    ".xlsx": xlsx_bytes({"Visits": [["City", "Visits"], ["Almaty", 3], ["Astana", 2.5]]}, title="Visits"),
+    ".csv": b"City,Visits\nAlmaty,3\n\"Astana, the capital\",2\n",
+    ".odt": odt_bytes(["The delegation visited Almaty in 2019."], [["City", "Visits"], ["Almaty", "3"]], title="Visit"),
+    ".epub": epub_bytes([("Visit", "<p>The delegation visited Almaty in 2019.</p>")]),
+    ".rtf": rtf_bytes(["The delegation visited Almaty in 2019.", "It met the ombudsman."]),
+    # Small, so that a mutated picture that still decodes costs OCR a fraction of a second.
+    ".png": image_bytes(page_image(["The delegation visited Almaty."], dpi=60, size_pt=24)),
 }
 
 

@@ -297,3 +297,21 @@ def test_questions_are_answered_from_the_old_index_while_a_rebuild_from_scratch_
     assert rebuilt.search(ONLY_IN_ANSWER)[0].chunk.doc_id == ANSWER  # the new tables serve
     assert rows(settings, "SELECT count(*) FROM pg_namespace WHERE nspname = 'citebot_next'") == [(0,)]
     assert_consistent(settings)
+
+
+def test_pages_read_by_ocr_are_cited_from_the_database_and_old_tables_gain_the_column(settings, embedder, corpus):
+    from samples import mixed_pdf_bytes
+
+    update_index(settings, lambda: embedder)
+    with psycopg.connect(settings.database_url.get_secret_value(), autocommit=True) as connection:
+        connection.execute("ALTER TABLE citebot_documents DROP COLUMN reading")  # as tables were written before
+    assert Pipeline.open(settings, embedder).ask("When was the DVK movement banned?").found  # old tables still serve
+    (corpus / "ruling.pdf").write_bytes(mixed_pdf_bytes(["Letter from the Oral city court.", "The ruling is attached."],
+                                                        ["The court fined the blogger Aigul Utepova",
+                                                         "500 monthly indices for a post."]))
+    assert update_index(settings, lambda: embedder).added == ["ruling.pdf"]
+    answer = Pipeline.open(settings, embedder).ask("How much was Aigul Utepova fined?")
+    assert answer.found and answer.citations[0].place == "page 2, read by OCR"
+    [(reading,)] = rows(settings, "SELECT reading FROM citebot_documents WHERE doc_id = 'ruling.pdf'")
+    assert reading["reader"] == "pdf/2" and reading["ocr"].startswith("tesseract ")
+    assert update_index(settings, lambda: embedder).up_to_date  # what was read by OCR is not read again

@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import io
 
-from index.ingest.formats.base import DocumentError, Extracted, Format, ReadContext, Section
+from index.ingest.formats.base import DocumentError, Extracted, Format, ReadContext, Section, damaged
 from index.ingest.formats.ocr import DPI, PageReader
 
 
 def read(data: bytes, context: ReadContext) -> Extracted:
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     limits = context.limits
-    Image.MAX_IMAGE_PIXELS = limits.max_pixels  # Pillow's own bomb check, on every frame it decodes
     try:
+        Image.MAX_IMAGE_PIXELS = None  # the header alone: our own check below names the size and the setting
         image = Image.open(io.BytesIO(data))  # reads the header only: the size is known before any pixel is
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as error:
-        raise DocumentError(f"unreadable image ({error.__class__.__name__})") from None
-    frames = getattr(image, "n_frames", 1)
+    except Exception as error:  # noqa: BLE001 - Pillow's decoders raise SyntaxError, struct.error and more
+        raise damaged("image", error) from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = limits.max_pixels  # Pillow's own bomb check, on every frame it decodes
+    try:
+        frames = getattr(image, "n_frames", 1)
+    except Exception as error:  # noqa: BLE001 - a TIFF's frame count walks its headers, damaged or not
+        raise damaged("image", error) from None
     if frames > limits.max_pages:
         raise DocumentError(f"has {frames:,} pages, over the {limits.max_pages:,} limit (CITEBOT_MAX_PAGES)")
     ocr = PageReader(context)
@@ -33,8 +38,6 @@ def read(data: bytes, context: ReadContext) -> Extracted:
 
 
 def _frame_text(image, frame: int, place: str, ocr: PageReader, max_pixels: int) -> str:
-    from PIL import Image
-
     try:
         image.seek(frame)  # the frame's header: its size, not yet its pixels
         width, height = image.size
@@ -44,8 +47,10 @@ def _frame_text(image, frame: int, place: str, ocr: PageReader, max_pixels: int)
         if not ocr.available:
             return ocr.read(None, place)
         image.load()
-    except (Image.DecompressionBombError, OSError, ValueError, EOFError) as error:
-        raise DocumentError(f"unreadable image ({error.__class__.__name__})") from None
+    except DocumentError:
+        raise
+    except Exception as error:  # noqa: BLE001 - as above, for a frame's header or its pixels
+        raise damaged("image", error) from None
     dpi = image.info.get("dpi", (DPI, DPI))[0]
     return ocr.read(image, place, int(dpi) if isinstance(dpi, (int, float)) and 50 <= dpi <= 1200 else DPI)
 

@@ -76,15 +76,18 @@ class PageReader:
         if not self.available:
             return self._skip(place, self._missing())
         left = self._deadline - time.monotonic()
+        file_over = f"OCR of this file passed {self._limits.ocr_file_seconds:g} s (CITEBOT_OCR_FILE_SECONDS)"
         if left <= 0:
-            return self._skip(place, f"OCR of this file passed {self._limits.ocr_file_seconds:g} s "
-                                     "(CITEBOT_OCR_FILE_SECONDS)")
+            return self._skip(place, file_over)
         seconds = min(self._limits.ocr_page_seconds, left)
         self._context.ocr_starts()
         try:
             text = _tesseract(image, self._limits.ocr_languages, seconds, dpi)
         except subprocess.TimeoutExpired:
-            return self._skip(place, f"OCR of a page passed {seconds:g} s (CITEBOT_OCR_PAGE_SECONDS)")
+            page_over = f"OCR of a page passed {seconds:g} s (CITEBOT_OCR_PAGE_SECONDS)"
+            return self._skip(place, page_over if seconds == self._limits.ocr_page_seconds else file_over)
+        except (OSError, ValueError) as error:  # an image mode PNG cannot hold, Tesseract gone since the check
+            return self._skip(place, f"OCR could not read it ({error.__class__.__name__})")
         self.pages_read += 1
         self._context.page_read()
         return text
