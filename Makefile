@@ -14,6 +14,11 @@
 #               prints how many inputs each property tried, the total, and any input that broke one
 #   make bench-hostile  `citebot index` on the bundled corpus with hostile files beside it (a DOCX bomb, a 10 MB
 #               paragraph, a 40,000-"[" line, slow and huge PDFs) against the bundled corpus alone: time, memory
+#   make bench-ocr  OCR on pages typed from the bundled documents (fonts, tilt, 200/300 dpi): character error rate,
+#               and the eval on the documents given only as scans beside the text files (about 5 minutes)
+#   make bench-formats  `citebot index` time and peak memory per document format, beside the same text as a
+#               plain file; a scanned PDF per page (about 4 minutes)
+#   make ocr    install Tesseract with its English, Russian and Kazakh data (apt), if it is missing
 #   make bench-support  the LLM path's support check on labelled sentence/passage pairs: precision and recall on
 #               the held-out documents beside no check and a similarity threshold
 #   make bench-stream  SmolLM2-135M in process: time to the first checked sentence against the whole answer, and
@@ -30,7 +35,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: setup ocr run test eval squad train train-reader export-reader bench-reader bench-reader-features fuzz bench-hostile bench-support bench-stream bench-threshold bench-cross-encoder bench bench-quick \
+.PHONY: setup ocr bench-ocr bench-formats run test eval squad train train-reader export-reader bench-reader bench-reader-features fuzz bench-hostile bench-support bench-stream bench-threshold bench-cross-encoder bench bench-quick \
 	bench-quality clean
 
 # The eval gate: each a little under the figures of eval/qa.jsonl on the day it was set,
@@ -128,6 +133,12 @@ fuzz: setup
 
 bench-hostile: setup
 	$(BIN)/python bench/hostile_corpus.py
+
+bench-ocr: setup ocr
+	$(BIN)/python bench/ocr_quality.py --json .citebot/bench-ocr.json
+
+bench-formats: setup ocr
+	$(BIN)/python bench/document_formats.py --json .citebot/bench-formats.json
 
 bench-support: setup squad
 	$(BIN)/citebot index

@@ -135,3 +135,12 @@ def test_a_file_is_read_again_only_when_its_reader_or_its_ocr_changed(doc_id, en
     from index.ingest.build import _read_otherwise
 
     assert _read_otherwise(doc_id, entry, "tesseract 5.3.0 eng") is again
+
+
+def test_the_readme_lists_the_formats_of_the_registry():
+    from pathlib import Path
+
+    from index.ingest.formats import format_table
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    assert format_table() in readme, "README: paste `python -m index.ingest.formats` over the table of formats"

@@ -13,7 +13,7 @@ FORMATS: tuple[Format, ...] = (text.FORMAT, html.FORMAT, pdf.FORMAT, docx.FORMAT
 SUPPORTED_SUFFIXES: tuple[str, ...] = tuple(suffix for found in FORMATS for suffix in found.suffixes)
 _BY_SUFFIX = {suffix: found for found in FORMATS for suffix in found.suffixes}
 
-__all__ = ["FORMATS", "SUPPORTED_SUFFIXES", "DocumentError", "Format", "ReadLimits", "format_for", "signature_for"]
+__all__ = ["FORMATS", "SUPPORTED_SUFFIXES", "DocumentError", "Format", "ReadLimits", "format_for", "format_table", "signature_for"]
 
 
 def format_for(suffix: str) -> Format | None:
@@ -27,6 +27,7 @@ def signature_for(doc_id: str) -> str:
     return found.signature if found else ""
 
 
-def format_list() -> str:
-    """"plain text and Markdown (.txt, .md, .markdown), …" for help texts and the README."""
-    return "; ".join(f"{found.name} ({', '.join(found.suffixes)})" for found in FORMATS)
+def format_table() -> str:
+    """The README's table of formats (a test holds the README to it)."""
+    rows = [f"| {found.name} | {', '.join(f'`{s}`' for s in found.suffixes)} | {found.what} |" for found in FORMATS]
+    return "\n".join(["| format | files | what is read |", "|---|---|---|", *rows])

@@ -92,6 +92,7 @@ class Format:
     suffixes: tuple[str, ...]
     version: int
     read: Callable[[bytes, ReadContext], Extracted]
+    what: str = ""  # what is read of such a file, and what a citation names (the README's table)
 
     @property
     def signature(self) -> str:

@@ -26,4 +26,5 @@ def read(data: bytes, context: ReadContext) -> Extracted:
     return Extracted((Section(body),))
 
 
-FORMAT = Format("CSV and TSV tables", (".csv", ".tsv"), 1, read)
+FORMAT = Format("CSV and TSV tables", (".csv", ".tsv"), 1, read,
+                "each row a unit that carries its column names (the delimiter is detected)")

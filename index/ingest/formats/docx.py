@@ -47,4 +47,5 @@ def _cells(table: Any) -> Iterator[list[str]]:
         yield cells
 
 
-FORMAT = Format("Word documents (DOCX)", (".docx",), 2, read)
+FORMAT = Format("Word documents (DOCX)", (".docx",), 2, read,
+                "paragraphs and tables in their order, tables as rows; title and creation date")

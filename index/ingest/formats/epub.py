@@ -47,4 +47,5 @@ def _chapter_text(content: bytes, rows: RowCounter) -> str:
     return (body if body is not None else tree).text_content()
 
 
-FORMAT = Format("e-books (EPUB)", (".epub",), 1, read)
+FORMAT = Format("e-books (EPUB)", (".epub",), 1, read,
+                "the chapters in reading order, tables as rows; title and date; cited by chapter")

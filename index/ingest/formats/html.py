@@ -37,4 +37,5 @@ def _tables_as_rows(html: str, rows: RowCounter) -> Any:
     return tree
 
 
-FORMAT = Format("web pages (HTML)", (".html", ".htm"), 2, read)
+FORMAT = Format("web pages (HTML)", (".html", ".htm"), 2, read,
+                "the main text (trafilatura), menus and footers left out; tables as rows; the page's title, date and URL")

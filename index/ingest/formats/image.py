@@ -55,4 +55,5 @@ def _frame_text(image, frame: int, place: str, ocr: PageReader, max_pixels: int)
     return ocr.read(image, place, int(dpi) if isinstance(dpi, (int, float)) and 50 <= dpi <= 1200 else DPI)
 
 
-FORMAT = Format("images (PNG, JPEG, TIFF) by OCR", (".png", ".jpg", ".jpeg", ".tif", ".tiff"), 1, read)
+FORMAT = Format("pictures of pages", (".png", ".jpg", ".jpeg", ".tif", ".tiff"), 1, read,
+                "the text by OCR, a multi-page TIFF page by page; cited as read by OCR")

@@ -66,4 +66,5 @@ def _meta_key(qname: tuple[str, str]) -> str:
     return {(DC, "title"): "title", (DC, "date"): "date", (META, "creation-date"): "date"}.get((namespace, name), name)
 
 
-FORMAT = Format("OpenDocument text (ODT)", (".odt",), 1, read)
+FORMAT = Format("OpenDocument text (ODT)", (".odt",), 1, read,
+                "headings, paragraphs, lists and tables in their order, tables as rows; title and date")

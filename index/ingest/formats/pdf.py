@@ -106,4 +106,6 @@ def _pdf_date(raw: str) -> str:
     return "-".join(part for part in (match.groups() if match else ()) if part)
 
 
-FORMAT = Format("PDF", (".pdf",), 2, read)
+FORMAT = Format("PDF", (".pdf",), 2, read,
+                "each page's text; a page without text that holds a picture (a scan) by OCR; running heads and "
+                "page numbers left out; cited by page")

@@ -55,4 +55,5 @@ def _shape_texts(shapes: Any, rows: RowCounter) -> Iterator[str]:
             yield "\n".join(paragraph.text for paragraph in shape.text_frame.paragraphs)
 
 
-FORMAT = Format("PowerPoint slides", (".pptx",), 1, read)
+FORMAT = Format("PowerPoint slides", (".pptx",), 1, read,
+                "each slide's title, text and tables (as rows), and its speaker notes; cited by slide")

@@ -17,4 +17,4 @@ def read(data: bytes, context: ReadContext) -> Extracted:
     return Extracted((Section(text),))
 
 
-FORMAT = Format("Rich Text Format", (".rtf",), 1, read)
+FORMAT = Format("Rich Text Format", (".rtf",), 1, read, "the text")

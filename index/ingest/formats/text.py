@@ -38,4 +38,5 @@ def split_front_matter(text: str) -> tuple[str, dict[str, str]]:
     return text[match.end() :], meta
 
 
-FORMAT = Format("plain text and Markdown", (".txt", ".md", ".markdown"), 1, read)
+FORMAT = Format("plain text and Markdown", (".txt", ".md", ".markdown"), 1, read,
+                "the text; title, date and source from a `---` front-matter block; Markdown links and emphasis as plain text")

@@ -33,4 +33,5 @@ def read(data: bytes, context: ReadContext) -> Extracted:
     return Extracted(tuple(sections), {"title": title, "date": created.date().isoformat() if created else ""})
 
 
-FORMAT = Format("Excel workbooks", (".xlsx",), 1, read)
+FORMAT = Format("Excel workbooks", (".xlsx",), 1, read,
+                "each sheet, each row a unit that carries its column names; saved values of formulas; cited by sheet")
