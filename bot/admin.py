@@ -47,19 +47,35 @@ async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         await message.reply_text(ONLY_TEXT)
         return
     document = message.document
-    settings = context.bot_data["settings"]
     name = safe_file_name(document.file_name or "document")
-    suffix = Path(name).suffix.lower()
-    if suffix not in SUPPORTED_SUFFIXES:
+    if Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
         await message.reply_text(f"I can index {', '.join(SUPPORTED_SUFFIXES)} files; "
                                  f"{document.file_name or 'this file'} is not one of them.")
         return
+    await _save_and_index(update, context, name, document.file_id, document.file_size)
+
+
+async def on_photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """An admin's photo of a page is saved as a JPEG and indexed by OCR; anyone else's is declined."""
+    message = update.effective_message
+    if not is_admin(update, context):
+        await message.reply_text(ONLY_TEXT)
+        return
+    largest = message.photo[-1]  # Telegram lists the sizes it made, smallest first
+    name = f"photo-{message.date:%Y-%m-%d-%H%M%S}.jpg"
+    await _save_and_index(update, context, name, largest.file_id, largest.file_size)
+
+
+async def _save_and_index(update: Update, context: ContextTypes.DEFAULT_TYPE, name: str, file_id: str,
+                          claimed_size: int | None) -> None:
+    message = update.effective_message
+    settings = context.bot_data["settings"]
     limit_mb = min(settings.max_file_mb, TELEGRAM_DOWNLOAD_MB)
     too_big = f"That file is over {limit_mb:g} MB; put it in the corpus folder by hand instead."
-    if (document.file_size or 0) > limit_mb * 2**20:
+    if (claimed_size or 0) > limit_mb * 2**20:
         await message.reply_text(too_big)
         return
-    telegram_file = await context.bot.get_file(document.file_id)
+    telegram_file = await context.bot.get_file(file_id)
     data = await telegram_file.download_as_bytearray()
     if len(data) > limit_mb * 2**20:  # file_size is what the sender claims; these are the bytes that came
         await message.reply_text(too_big)

@@ -86,6 +86,7 @@ def _add_handlers(application: Application) -> None:
     application.add_handler(MessageHandler(new_text & filters.ChatType.GROUPS, handlers.on_group_text))
     private = filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE
     application.add_handler(MessageHandler(private & filters.Document.ALL, admin.on_document))
+    application.add_handler(MessageHandler(private & filters.PHOTO, admin.on_photo))
     other = private & ~filters.TEXT & ~filters.COMMAND & ~filters.StatusUpdate.ALL
     application.add_handler(MessageHandler(other, handlers.on_other_message))
     application.add_handler(CallbackQueryHandler(handlers.on_source_button, pattern=handlers.SOURCE_BUTTON))

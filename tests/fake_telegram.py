@@ -85,6 +85,17 @@ class FakeTelegram:
                     "file_size": len(content)}
         return self.message_update(None, chat_id=chat_id, user_id=user_id, document=document)
 
+    def photo_update(self, content: bytes, width: int, height: int, chat_id: int, user_id: int) -> dict[str, Any]:
+        """A photo as Telegram sends it: the sizes it made, smallest first (here a thumbnail and the photo)."""
+        file_id = f"f{next(self._message_ids)}"
+        self.files[file_id] = content
+        self.files[f"{file_id}-thumb"] = b"thumbnail"
+        sizes = [{"file_id": f"{file_id}-thumb", "file_unique_id": f"t-{file_id}", "width": 90, "height": 120,
+                  "file_size": 9},
+                 {"file_id": file_id, "file_unique_id": f"u-{file_id}", "width": width, "height": height,
+                  "file_size": len(content)}]
+        return self.message_update(None, chat_id=chat_id, user_id=user_id, photo=sizes)
+
     def callback_update(self, data: str, chat_id: int, user_id: int, message_id: int = 1) -> dict[str, Any]:
         message = {"message_id": message_id, "date": int(time.time()), "chat": {"id": chat_id, "type": "private"},
                    "from": BOT_USER, "text": "An answer [1]"}

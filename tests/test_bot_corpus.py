@@ -133,3 +133,22 @@ def test_an_admin_sends_a_spreadsheet_and_a_scanned_letter_and_their_places_are_
         assert "500 monthly indices" in answer and "page 2, read by OCR" in answer
         source = say(fake, ADMIN, **fake.message_update("/source 1", ADMIN, ADMIN))[0]["text"]
         assert "ruling.pdf · page 2, read by OCR" in source and "500 monthly indices" in source
+
+
+def test_an_admin_sends_a_photo_of_a_page_and_it_is_read_by_ocr_and_cited(small_pipeline, tmp_path):
+    from samples import image_bytes, page_image
+
+    page = page_image(["Decision of the Uralsk court, 3 March 2022.", "The court fined the journalist Lukpan",
+                       "Akhmedyarov 300 monthly indices."], dpi=150)
+    photo = image_bytes(page.convert("RGB"), "JPEG")
+    corpus = small_pipeline.settings.corpus_dir
+    with running_bot(small_pipeline, tmp_path, admins=[ADMIN]) as (fake, _):
+        refused = say(fake, 78, **fake.photo_update(photo, *page.size, 78, 78))
+        assert refused[0]["text"] == "I can only read text. Please type your question as a message."
+        replies = say(fake, ADMIN, count=2, **fake.photo_update(photo, *page.size, ADMIN, ADMIN))
+        assert replies[0]["text"].startswith("Saved as photo-") and replies[0]["text"].endswith(".jpg. Indexing…")
+        assert "1 added" in replies[1]["text"] and "1 scanned page(s) read by OCR." in replies[1]["text"]
+        answer = say(fake, ADMIN, **fake.message_update("How much was Lukpan Akhmedyarov fined?", ADMIN,
+                                                         ADMIN))[0]["text"]
+        assert "300 monthly indices" in answer and "the image, read by OCR" in answer
+    assert [p.read_bytes() for p in corpus.glob("photo-*.jpg")] == [photo]  # the largest size, not the thumbnail
