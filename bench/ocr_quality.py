@@ -13,6 +13,7 @@ fonts, a slight tilt, 200 and 300 dpi. Printed:
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import subprocess
 import sys
@@ -36,7 +37,7 @@ MONO = "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf"
 KINDS = {"serif 300 dpi": (FONTS[0], 300, 0.0), "sans 300 dpi, 0.7° tilt": (FONTS[1], 300, 0.7),
          "serif 200 dpi, 0.7° tilt": (FONTS[0], 200, -0.7), "mono 200 dpi": (MONO, 200, 0.0)}
 EVAL_KIND = "sans 300 dpi, 0.7° tilt"
-LINE_CHARS, PAGE_LINES = 80, 38
+LINE_CHARS, PAGE_LINES = 80, 34  # 34 lines of 12 pt at 1.6 spacing fit a letter page below a 1-inch margin
 
 
 def pages_of(text: str) -> list[list[str]]:
@@ -77,15 +78,22 @@ def eval_on(corpus: Path, index_dir: Path, questions: Path) -> dict[str, float]:
     return json.loads(found.stdout)["metrics"]
 
 
-def scanned_corpus(documents: dict[str, str], folder: Path) -> dict[str, str]:
-    """Each document as a PDF of page pictures, no text layer; old name -> new name."""
+def scanned_corpus(documents: dict[str, tuple[str, dict[str, str]]], folder: Path, with_meta: bool) -> dict[str, str]:
+    """Each document as a PDF of page pictures, no text layer, with its title and date in the PDF's metadata if
+    asked (as the text file's front matter gives them); old name -> new name."""
+    from pypdf import PdfReader, PdfWriter
+
     font, dpi, tilt = KINDS[EVAL_KIND]
     folder.mkdir(parents=True)
     renamed = {}
-    for name, text in documents.items():
+    for name, (text, meta) in documents.items():
         images = [page_image(lines, dpi=dpi, font=font, angle=tilt) for lines in pages_of(text)]
+        writer = PdfWriter(clone_from=PdfReader(io.BytesIO(scanned_pdf_bytes(images))))
+        if with_meta:
+            writer.add_metadata({"/Title": meta["title"], "/CreationDate": "D:" + meta["date"].replace("-", "")})
         renamed[name] = Path(name).stem + ".pdf"
-        (folder / renamed[name]).write_bytes(scanned_pdf_bytes(images))
+        with (folder / renamed[name]).open("wb") as out:
+            writer.write(out)
     return renamed
 
 
@@ -96,34 +104,39 @@ def main() -> None:
     if engine() is None:
         sys.exit("OCR needs Tesseract: make ocr")
     corpus = ROOT / "corpus"
-    documents = {p.name: read_document(p, p.name).text for p in sorted(corpus.iterdir()) if not p.name.startswith(".")}
+    read = {p.name: read_document(p, p.name) for p in sorted(corpus.iterdir()) if not p.name.startswith(".")}
+    documents = {name: doc.text for name, doc in read.items()}
+    typed = {name: (doc.text, {"title": doc.title, "date": doc.date or ""}) for name, doc in read.items()}
     print(f"Tesseract {engine()}; {len(documents)} bundled documents, {sum(map(len, documents.values())):,} characters")
     print("1. Character error rate on pages typed from the documents' text")
     rates = error_rates(documents)
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
-        renamed = scanned_corpus(documents, work / "scans")
+        renamed = scanned_corpus(typed, work / "scans", with_meta=True)
+        scanned_corpus(typed, work / "bare-scans", with_meta=False)
         questions = work / "qa.jsonl"
         with questions.open("w") as out:
             for line in (ROOT / "eval" / "qa.jsonl").read_text().splitlines():
                 item = json.loads(line)
                 item["gold_docs"] = [renamed.get(doc, doc) for doc in item.get("gold_docs", [])]
                 out.write(json.dumps(item) + "\n")
-        print(f"2. The bundled eval ({EVAL_KIND} scans only, beside the text files; default settings)")
+        print(f"2. The bundled eval on the documents as {EVAL_KIND} scans only, beside the text files "
+              "(default settings)")
         started = time.perf_counter()
         scans = eval_on(work / "scans", work / "scans-index", questions)
         scan_seconds = time.perf_counter() - started
+        bare = eval_on(work / "bare-scans", work / "bare-index", questions)
         text = eval_on(corpus, work / "text-index", ROOT / "eval" / "qa.jsonl")
     keys = ("hit_at_k", "answer_contains", "answered_rate", "handled_right", "abstention_accuracy", "span_f1",
             "citation_precision")
-    print(f"  {'metric':22} {'text files':>10} {'scans only':>10}")
+    print(f"  {'metric':22} {'text files':>10} {'scans':>10} {'scans, no title or date':>24}")
     for key in keys:
-        if key in text and key in scans:
-            print(f"  {key:22} {text[key]:10.3f} {scans[key]:10.3f}")
-    print(f"  (scans: index and eval in {scan_seconds:.0f} s)")
+        print(f"  {key:22} {text[key]:10.3f} {scans[key]:10.3f} {bare[key]:24.3f}")
+    print(f"  (scans: OCR, index and eval in {scan_seconds:.0f} s; a scan's title and date come from the PDF's "
+          "metadata, as the text file's from its front matter; without them, the file name is the title)")
     if args.json:
-        args.json.write_text(json.dumps({"cer": rates, "eval_text": text, "eval_scans": scans, "eval_kind": EVAL_KIND},
-                                        indent=2))
+        args.json.write_text(json.dumps({"cer": rates, "eval_text": text, "eval_scans": scans,
+                                         "eval_scans_without_meta": bare, "eval_kind": EVAL_KIND}, indent=2))
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ def check_answer_contract(record: dict) -> None:
     assert isinstance(record["question"], str) and isinstance(record["answer"], str)
     assert isinstance(record["found"], bool)
     for citation in record["citations"]:
-        assert set(citation) == {"n", "doc_id", "title", "date", "source", "quote", "score", "focus"}
+        assert set(citation) == {"n", "doc_id", "title", "date", "source", "quote", "score", "focus", "place"}
         focus = citation["focus"]
         assert focus is None or 0 <= focus[0] < focus[1] <= len(citation["quote"])
         assert isinstance(citation["n"], int) and isinstance(citation["score"], float)

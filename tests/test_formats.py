@@ -144,3 +144,16 @@ def test_the_readme_lists_the_formats_of_the_registry():
 
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
     assert format_table() in readme, "README: paste `python -m index.ingest.formats` over the table of formats"
+
+
+@pytest.mark.parametrize("suffix", [".docx", ".xlsx", ".pptx", ".odt", ".epub"])
+def test_a_zip_with_a_damaged_version_field_is_one_line_not_a_crash(suffix, tmp_path):
+    # Found by the fuzz campaign: zipfile raises NotImplementedError ("zip file version 13.2") for it.
+    name, *_ = next(v for k, v in FILES.items() if k == suffix)
+    data = bytearray(_bytes(suffix))
+    central = data.find(b"PK\x01\x02")
+    data[central + 6] = 200  # "version needed to extract": 20.0
+    path = tmp_path / name
+    path.write_bytes(bytes(data))
+    with pytest.raises(DocumentError, match=r"^unreadable [A-Z]+ \(NotImplementedError\)$"):
+        read_document(path, name)

@@ -196,3 +196,28 @@ def test_ocr_past_its_time_is_left_out_with_its_reason_and_the_text_page_kept(tm
                             lambda: embedder)
     assert per_file.notes == [{"doc_id": "report.pdf", "note": "1 scanned page(s) not read (page 2): OCR of this "
                                                                "file passed 0.01 s (CITEBOT_OCR_FILE_SECONDS)"}]
+
+
+def test_ocr_blank_lines_inside_a_paragraph_and_a_page_break_mid_sentence_are_closed():
+    from index.ingest.clean import clean_text
+    from index.ingest.formats.base import Section
+    from index.ingest.pages import join, prepare
+
+    first = ("12. Instructs its President to forward this resolution to the HR/VP, the\n\n"
+             "Council and the governments of the Member States; welcomes the release of the Alga!\n"
+             "opposition party leader; notes the long list of cases reported by monitors in\n\n"
+             "2018 and 2019.\n\n"
+             "having regard to its previous resolutions on Kazakhstan, in particular those of\n"
+             "10 March 2016, of 18 April 2013, of 15 March 2012, and of 17 September 2009,\n\n"
+             "having regard to the Enhanced Partnership and Cooperation Agreement, signed in the Asia-")
+    second = "Europe Meeting of 2015, and to the Council conclusions of 22 June 2015 on it,"
+    sections = prepare((Section(first, "page 1", ocr=True), Section(second, "page 2", ocr=True)))
+    paragraphs = clean_text(join(sections)).split("\n\n")
+    assert paragraphs == [
+        "12. Instructs its President to forward this resolution to the HR/VP, the Council and the governments of the "
+        "Member States; welcomes the release of the Alga! opposition party leader; notes the long list of cases "
+        "reported by monitors in 2018 and 2019.",
+        "having regard to its previous resolutions on Kazakhstan, in particular those of 10 March 2016, of 18 April "
+        "2013, of 15 March 2012, and of 17 September 2009,",  # an item of its own, as in the text files
+        "having regard to the Enhanced Partnership and Cooperation Agreement, signed in the Asia-Europe Meeting of "
+        "2015, and to the Council conclusions of 22 June 2015 on it,"]

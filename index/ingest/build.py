@@ -25,7 +25,7 @@ from index.store.lexical import LEXICAL_VERSION
 from index.ingest.formats import SUPPORTED_SUFFIXES, signature_for
 from index.ingest.formats.base import ReadLimits, Unread
 from index.ingest.formats.ocr import signature as ocr_signature
-from index.ingest.reading import read_files
+from index.ingest.reading import PageBar, read_files, read_limits
 from index.schema import Chunk, Document, Span
 from index.settings import Settings
 from index.store import IndexTarget, open_target
@@ -245,22 +245,16 @@ def _assemble(settings: Settings, target: IndexTarget, previous: Any, plan: _Pla
     return report
 
 
-def read_limits(settings: Settings) -> ReadLimits:
-    return ReadLimits(max_bytes=int(settings.max_file_mb * 2**20), max_chars=int(settings.max_text_mb * 10**6),
-                      seconds=settings.file_seconds, memory_bytes=settings.read_memory_mb * 2**20,
-                      max_pages=settings.max_pages, max_rows=settings.max_rows, max_pixels=settings.max_pixels,
-                      ocr_languages=settings.ocr_languages, ocr_page_seconds=settings.ocr_page_seconds,
-                      ocr_file_seconds=settings.ocr_file_seconds)
-
-
 def _read_all(files: list[CorpusFile], limits: ReadLimits, languages: str,
               show_progress: bool) -> tuple[list[Document], list[tuple[CorpusFile, Unread]]]:
     """Every file read in the worker; with `show_progress`, a bar counts the pages OCR reads (seconds each)."""
-    from tqdm import tqdm
-
     documents, failed = [], []
-    with tqdm(desc=f"OCR ({languages})", unit="page", disable=not show_progress, leave=False) as bar:
-        outcomes = read_files([(f.path, f.doc_id) for f in files], limits, lambda: bar.update())
+    bar = PageBar(f"OCR ({languages})") if show_progress else None
+    try:
+        outcomes = read_files([(f.path, f.doc_id) for f in files], limits, bar.page if bar else None)
+    finally:
+        if bar is not None:
+            bar.close()
     for file, outcome in zip(files, outcomes):
         if isinstance(outcome, Document):
             documents.append(outcome)

@@ -14,7 +14,7 @@ from index.ingest.clean import clean_text
 from index.ingest.formats import SUPPORTED_SUFFIXES, format_for
 from index.ingest.formats.base import DocumentError, Progress, ReadContext, ReadLimits, check_text_size
 from index.ingest.formats.ocr import signature as ocr_signature
-from index.ingest.pages import locate, prepare
+from index.ingest.pages import join, locate, prepare
 from index.schema import Document
 
 __all__ = ["SUPPORTED_SUFFIXES", "DocumentError", "ReadLimits", "read_document"]
@@ -41,7 +41,7 @@ def read_document(path: Path, doc_id: str, limits: ReadLimits | None = None,
     extracted = found.read(data, ReadContext(limits, progress))
     check_text_size(sum(len(section.text) for section in extracted.sections), limits.max_chars)
     sections = prepare(extracted.sections)
-    cleaned = clean_text("\n\n".join(section.text for section in sections))
+    cleaned = clean_text(join(sections))
     if not cleaned.strip():
         reason = "no readable text" + (f"; {extracted.notes[0]}" if extracted.notes else "")
         raise DocumentError(reason, needed_ocr=extracted.needed_ocr > 0)

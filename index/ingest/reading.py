@@ -21,6 +21,7 @@ from pathlib import Path
 from index.ingest.formats.base import DocumentError, Progress, ReadLimits, Unread
 from index.ingest.readers import read_document
 from index.schema import Document
+from index.settings import Settings
 from index.store.files import error_line
 
 MB = 2**20
@@ -64,6 +65,34 @@ def read_one(path: Path, doc_id: str, limits: ReadLimits, progress: Progress | N
         return Unread(f"cannot read file ({error.strerror or error})")
     except Exception as error:  # noqa: BLE001 - one file a parser chokes on must not stop the build
         return Unread(f"could not be processed ({error_line(error)})")
+
+
+class PageBar:
+    """A progress bar that appears with the first page OCR reads: a build without scans shows none."""
+
+    def __init__(self, label: str) -> None:
+        self._label = label
+        self._bar = None
+
+    def page(self) -> None:
+        if self._bar is None:
+            from tqdm import tqdm
+
+            self._bar = tqdm(desc=self._label, unit="page", leave=False)
+        self._bar.update()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def read_limits(settings: Settings) -> ReadLimits:
+    """What reading one file may cost, from the settings."""
+    return ReadLimits(max_bytes=int(settings.max_file_mb * 2**20), max_chars=int(settings.max_text_mb * 10**6),
+                      seconds=settings.file_seconds, memory_bytes=settings.read_memory_mb * 2**20,
+                      max_pages=settings.max_pages, max_rows=settings.max_rows, max_pixels=settings.max_pixels,
+                      ocr_languages=settings.ocr_languages, ocr_page_seconds=settings.ocr_page_seconds,
+                      ocr_file_seconds=settings.ocr_file_seconds)
 
 
 class _Worker:

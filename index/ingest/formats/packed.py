@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import zipfile
 
-from index.ingest.formats.base import MB, DocumentError
+from index.ingest.formats.base import MB, DocumentError, damaged
 
 UNPACKED_FACTOR = 4  # a file may unpack to this many times CITEBOT_MAX_FILE_MB in all (images included)
 MARKUP = (".xml", ".rels", ".html", ".xhtml", ".htm", ".opf", ".ncx")
@@ -19,8 +19,8 @@ def check_unpacked_size(data: bytes, max_bytes: int, kind: str) -> None:
     """
     try:
         members = zipfile.ZipFile(io.BytesIO(data)).infolist()
-    except (zipfile.BadZipFile, ValueError) as error:
-        raise DocumentError(f"unreadable {kind} ({error.__class__.__name__})") from None
+    except Exception as error:  # noqa: BLE001 - zipfile raises NotImplementedError for a damaged version field, and more
+        raise damaged(kind, error) from None
     markup = sum(m.file_size for m in members if m.filename.lower().endswith(MARKUP))
     total = sum(m.file_size for m in members)
     if markup > max_bytes or total > UNPACKED_FACTOR * max_bytes:

@@ -44,15 +44,18 @@ def _with_scans(data: bytes, texts: list[str], context: ReadContext) -> tuple[li
     """Pages with text keep it; the others that hold a picture are read by OCR."""
     ocr = PageReader(context)
     sparse = [number for number, text in enumerate(texts) if _sparse(text)]
-    scanned = set(_pictured(data, sparse)) if sparse else set()
+    drawn = _Drawing(data) if sparse else None
+    scanned = set(drawn.pictured(sparse)) if drawn is not None else set()
     sections = []
     for number, text in enumerate(texts):
         place = f"page {number + 1}"
         if number in scanned:
-            read = _ocr_page(data, number, ocr, context, place)
+            read = ocr.read(None, place) if not ocr.available else drawn.read(number, ocr, context, place)
             sections.append(Section(read or text, place, ocr=bool(read.strip())))
         else:
             sections.append(Section(text, place))
+    if drawn is not None:
+        drawn.close()
     return sections, ocr
 
 
@@ -60,39 +63,45 @@ def _sparse(text: str) -> bool:
     return len(re.findall(r"\w", text)) < SPARSE_CHARS
 
 
-def _pictured(data: bytes, numbers: list[int]) -> list[int]:
-    """Which of these pages hold an image (a blank page is not worth OCR's seconds)."""
-    import pypdfium2 as pdfium
-    import pypdfium2.raw as pdfium_c
+class _Drawing:
+    """The PDF opened once in pdfium, to find the pages that hold pictures and draw them for OCR."""
 
-    try:
-        document = pdfium.PdfDocument(data)
-        found = [n for n in numbers
-                 if next(document[n].get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=3), None) is not None]
-        document.close()
-        return found
-    except Exception:  # noqa: BLE001 - pdfium refusing a page pypdf read: keep the text layer
-        return []
+    def __init__(self, data: bytes) -> None:
+        import pypdfium2 as pdfium
 
+        try:
+            self._document = pdfium.PdfDocument(data)
+        except Exception:  # noqa: BLE001 - pdfium refusing a file pypdf read: keep the text layer
+            self._document = None
 
-def _ocr_page(data: bytes, number: int, ocr: PageReader, context: ReadContext, place: str) -> str:
-    import pypdfium2 as pdfium
+    def pictured(self, numbers: list[int]) -> list[int]:
+        """Which of these pages hold an image (a blank page is not worth OCR's seconds)."""
+        import pypdfium2.raw as pdfium_c
 
-    if not ocr.available:
-        return ocr.read(None, place)
-    try:
-        document = pdfium.PdfDocument(data)
-        page = document[number]
-        width, height = page.get_size()
-        dpi = _dpi(width, height, context.limits.max_pixels)
-        image = page.render(scale=dpi / POINTS_PER_INCH, grayscale=True).to_pil()
-        document.close()
-    except MemoryError:
-        raise
-    except Exception:  # noqa: BLE001 - a page pdfium cannot draw is left out, the rest is read
-        ocr.notes.append(f"{place} could not be drawn for OCR; left out")
-        return ""
-    return ocr.read(image, place, dpi)
+        if self._document is None:
+            return []
+        try:
+            return [n for n in numbers if next(self._document[n].get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE],
+                                                                             max_depth=3), None) is not None]
+        except Exception:  # noqa: BLE001 - as above
+            return []
+
+    def read(self, number: int, ocr: PageReader, context: ReadContext, place: str) -> str:
+        try:
+            page = self._document[number]
+            width, height = page.get_size()
+            dpi = _dpi(width, height, context.limits.max_pixels)
+            image = page.render(scale=dpi / POINTS_PER_INCH, grayscale=True).to_pil()
+        except MemoryError:
+            raise
+        except Exception:  # noqa: BLE001 - a page pdfium cannot draw is left out, the rest is read
+            ocr.notes.append(f"{place} could not be drawn for OCR; left out")
+            return ""
+        return ocr.read(image, place, dpi)
+
+    def close(self) -> None:
+        if self._document is not None:
+            self._document.close()
 
 
 def _dpi(width_points: float, height_points: float, max_pixels: int) -> int:
