@@ -44,7 +44,9 @@ def _blocks(node: Any, rows: RowCounter) -> Iterator[str]:
 
 
 def _cells(table: Any) -> Iterator[list[str]]:
-    for row in table.getElementsByType(_element("TableRow")):
+    from odf.table import TableRow
+
+    for row in table.getElementsByType(TableRow):
         yield [_text(cell) for cell in row.childNodes if getattr(cell, "qname", None) == (TABLE, "table-cell")]
 
 
@@ -53,12 +55,6 @@ def _text(node: Any) -> str:
     from odf import teletype
 
     return teletype.extractText(node)
-
-
-def _element(name: str) -> Any:
-    from odf import table
-
-    return getattr(table, name)
 
 
 def _meta_key(qname: tuple[str, str]) -> str:

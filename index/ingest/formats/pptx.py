@@ -46,8 +46,10 @@ def _shape_texts(shapes: Any, rows: RowCounter) -> Iterator[str]:
     title = getattr(shapes, "title", None)  # a group's shapes have no title
     title_id = title.shape_id if title is not None else None
     ordered = sorted(shapes, key=lambda s: (s.shape_id != title_id, s.top or 0, s.left or 0))
+    from pptx.enum.shapes import MSO_SHAPE_TYPE
+
     for shape in ordered:
-        if shape.shape_type is not None and shape.shape_type == 6:  # MSO_SHAPE_TYPE.GROUP
+        if shape.shape_type == MSO_SHAPE_TYPE.GROUP:
             yield from _shape_texts(shape.shapes, rows)
         elif getattr(shape, "has_table", False) and shape.has_table:
             yield table_text(([cell.text for cell in row.cells] for row in shape.table.rows), rows)
