@@ -43,7 +43,7 @@ INSTALLED := $(VENV)/.installed
 EVAL_GATE := --fail-under hit_at_k=0.97 --fail-under mrr=0.89 --fail-under citation_precision=0.95 \
 	--fail-under citation_recall=0.72 --fail-under answer_contains=0.73 --fail-under answer_similarity=0.32 \
 	--fail-under abstention_accuracy=0.71 --fail-under answered_rate=0.74 --fail-under handled_right=0.70 \
-	--fail-under span_exact_match=0.33 --fail-under span_f1=0.55
+	--fail-under span_exact_match=0.40 --fail-under span_f1=0.60
 
 # The held-out labelled set: SQuAD 2.0 articles from shared/, as a corpus of its own.
 SQUAD_SOURCE ?= ../shared/datasets/squad2-train8/squad2-8-articles.json
@@ -52,7 +52,7 @@ SQUAD_ARGS := --corpus $(SQUAD)/corpus --index-dir $(SQUAD)/index
 # Its report articles only (eval/splits.json), a little under the figures on the day the gate was set.
 SQUAD_GATE := --fail-under handled_right=0.62 --fail-under citation_precision=0.95 \
 	--fail-under unanswerable_declined=0.72 --fail-under answer_contains=0.44 \
-	--fail-under span_exact_match=0.31 --fail-under span_f1=0.49
+	--fail-under span_exact_match=0.49 --fail-under span_f1=0.64
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
