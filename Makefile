@@ -10,7 +10,7 @@
 #   make bench-reader-features  would the reader's margins, as features of the answer model, decide "not found"
 #               better? Cross-validated on the development parts, with and without them (about 8 minutes)
 #   make eval   the eval on eval/qa.jsonl beside a default llama-index baseline; report in .citebot/eval/
-#   make fuzz   the property tests of everything that reads untrusted input, as a long campaign (about 15 minutes):
+#   make fuzz   the property tests of everything that reads untrusted input, as a long campaign (about 25 minutes):
 #               prints how many inputs each property tried, the total, and any input that broke one
 #   make bench-hostile  `citebot index` on the bundled corpus with hostile files beside it (a DOCX bomb, a 10 MB
 #               paragraph, a 40,000-"[" line, slow and huge PDFs) against the bundled corpus alone: time, memory

@@ -29,7 +29,7 @@ os.environ["PTB_TIMEDELTA"] = "1"  # as `citebot serve` sets it: python-telegram
 os.environ["NO_PROXY"] = "127.0.0.1,localhost"  # httpx honours *_PROXY; the fake Bot API is on loopback
 
 # The property tests (test_fuzz.py): `make test` runs the same 1,000 inputs each time, in under a minute;
-# `make fuzz` (--hypothesis-profile fuzz) 25,000 fresh random ones each, about 15 minutes. Registered here, before
+# `make fuzz` (--hypothesis-profile fuzz) 25,000 fresh random ones each, about 25 minutes. Registered here, before
 # pytest reads --hypothesis-profile.
 _QUIET = {"deadline": None, "database": None,
           "suppress_health_check": [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]}
