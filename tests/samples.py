@@ -49,11 +49,20 @@ def encrypted_pdf_bytes() -> bytes:
     return out.getvalue()
 
 
-def docx_bytes(paragraphs: list[str], title: str = "") -> bytes:
+def docx_bytes(paragraphs: list[str], title: str = "", table: list[list[str]] | None = None,
+               after: list[str] = ()) -> bytes:
+    """A Word document: the paragraphs, then `table` if given, then the paragraphs `after` it."""
     import docx
 
     document = docx.Document()
     for paragraph in paragraphs:
+        document.add_paragraph(paragraph)
+    if table:
+        grid = document.add_table(rows=len(table), cols=len(table[0]))
+        for r, row in enumerate(table):
+            for c, value in enumerate(row):
+                grid.cell(r, c).text = value
+    for paragraph in after:
         document.add_paragraph(paragraph)
     document.core_properties.title = title
     out = io.BytesIO()
@@ -210,18 +219,3 @@ def mixed_pdf_bytes(text_lines: list[str], scanned_lines: list[str]) -> bytes:
     writer.write(out)
     return out.getvalue()
 
-
-def docx_bytes_with_table(paragraphs: list[str], table: list[list[str]]) -> bytes:
-    import docx
-
-    document = docx.Document()
-    for paragraph in paragraphs:
-        document.add_paragraph(paragraph)
-    grid = document.add_table(rows=len(table), cols=len(table[0]))
-    for r, row in enumerate(table):
-        for c, value in enumerate(row):
-            grid.cell(r, c).text = value
-    document.add_paragraph("Figures are as of 31 December.")
-    out = io.BytesIO()
-    document.save(out)
-    return out.getvalue()

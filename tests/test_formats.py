@@ -9,7 +9,7 @@ from index.ingest.formats import FORMATS, SUPPORTED_SUFFIXES, format_for
 from index.ingest.readers import DocumentError, read_document
 from index.pipeline import Pipeline
 from index.settings import Settings
-from samples import (docx_bytes_with_table, epub_bytes, image_bytes, mixed_pdf_bytes, odt_bytes, page_image,
+from samples import (docx_bytes, epub_bytes, image_bytes, mixed_pdf_bytes, odt_bytes, page_image,
                      pptx_bytes, rtf_bytes, xlsx_bytes)
 
 HTML_TABLE = """<!doctype html><html><head><title>Hunger strikes in 2021</title></head><body><article>
@@ -63,8 +63,9 @@ def _bytes(suffix: str) -> bytes:
         return mixed_pdf_bytes(["Annual report on political prisoners in Kazakhstan.", "The annex holds the rulings."],
                                ["Annex: the court sentenced Max Bokayev", "to five years in prison in November 2016."])
     if suffix == ".docx":
-        return docx_bytes_with_table(["Complaints registered by our offices in 2022."],
-                                     [["Office", "Cases registered"], ["Aktobe", "47"], ["Almaty", "112"]])
+        return docx_bytes(["Complaints registered by our offices in 2022."],
+                          table=[["Office", "Cases registered"], ["Aktobe", "47"], ["Almaty", "112"]],
+                          after=["Figures are as of 31 December."])
     return image_bytes(page_image(["The Oral city court fined the blogger", "500 monthly indices for a post."]))
 
 

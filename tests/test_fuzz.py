@@ -26,7 +26,7 @@ from index.answer.support import Support
 from index.ingest.readers import DocumentError, ReadLimits, read_document
 from index.schema import Answer, Citation, Document
 from index.settings import Settings
-from tests.samples import (HTML_PAGE, docx_bytes_with_table, epub_bytes, image_bytes, odt_bytes, page_image,
+from tests.samples import (HTML_PAGE, docx_bytes, epub_bytes, image_bytes, odt_bytes, page_image,
                            pdf_bytes, pptx_bytes, rtf_bytes, xlsx_bytes)
 
 
@@ -42,7 +42,8 @@ SAMPLES = {
     ".md": b"---\ntitle: Notes\ndate: 2020-01-02\n---\n# Heading\n\nSee [the report](http://x).\n\n- item one\n",
     ".html": HTML_PAGE.encode(),
     ".pdf": pdf_bytes(["The delegation visited Almaty in 2019.", "It met the ombudsman."], title="Visit"),
-    ".docx": docx_bytes_with_table(["The delegation visited Almaty in 2019."], [["City", "Visits"], ["Almaty", "3"]]),
+    ".docx": docx_bytes(["The delegation visited Almaty in 2019."], title="Visit",
+                        table=[["City", "Visits"], ["Almaty", "3"]]),
     ".pptx": pptx_bytes([("Visit", "The delegation visited Almaty in 2019.", "It met the ombudsman.")],
                         [["City", "Visits"], ["Almaty", "3"]]),
     ".xlsx": xlsx_bytes({"Visits": [["City", "Visits"], ["Almaty", 3], ["Astana", 2.5]]}, title="Visits"),

@@ -161,12 +161,13 @@ class _Plan:
     known_failures: list[tuple[CorpusFile, str]] = field(default_factory=list)  # failed before, same bytes
     failure_changes: bool = False  # a failed file disappeared
     fingerprint: str = ""  # of every file's id and hash: what the corpus was when indexed
+    ocr: str = ""  # what OCR reads with here (index.ingest.formats.ocr.signature)
 
 
 def _plan(files: list[CorpusFile], previous: Any, ocr: str) -> _Plan:
     indexed = previous.docs if previous else {}
     failed_before = {f["doc_id"]: f for f in (previous.meta.get("failed_docs", []) if previous else [])}
-    plan = _Plan()
+    plan = _Plan(ocr=ocr)
     present = {f.doc_id for f in files}
     for file in files:
         if file.doc_id in indexed and indexed[file.doc_id]["content_hash"] == file.sha256 \
@@ -200,7 +201,7 @@ def fingerprint(files: list[CorpusFile]) -> str:
 def _assemble(settings: Settings, target: IndexTarget, previous: Any, plan: _Plan, embedder: Encoder | None,
               report: BuildReport, show_progress: bool) -> BuildReport:
     docs = dict(previous.docs) if previous else {}
-    documents, failures = _read_all(plan.to_read, read_limits(settings), settings.ocr_languages, show_progress)
+    documents, failures = _read_all(plan.to_read, read_limits(settings), show_progress)
     report.ocr_pages = sum(doc.ocr_pages for doc in documents)
     report.notes = [{"doc_id": doc.doc_id, "note": note} for doc in documents for note in doc.notes]
     next_id = int(previous.meta.get("next_chunk_id", 0)) if previous else 0
@@ -211,7 +212,7 @@ def _assemble(settings: Settings, target: IndexTarget, previous: Any, plan: _Pla
         report.failed.append({"doc_id": file.doc_id, "error": unread.reason + (KEPT_NOTE if file.doc_id in docs else "")})
         failed_meta.append({"doc_id": file.doc_id, "sha256": file.sha256, "error": unread.reason,
                             "reader": signature_for(file.doc_id),
-                            "ocr": ocr_signature(settings.ocr_languages) if unread.needed_ocr else None})
+                            "ocr": plan.ocr if unread.needed_ocr else None})
     replaced = {doc.doc_id for doc in documents if doc.doc_id in docs}
     report.added = sorted(doc.doc_id for doc in documents if doc.doc_id not in docs)
     report.changed, report.removed = sorted(replaced), plan.removed
@@ -245,11 +246,11 @@ def _assemble(settings: Settings, target: IndexTarget, previous: Any, plan: _Pla
     return report
 
 
-def _read_all(files: list[CorpusFile], limits: ReadLimits, languages: str,
+def _read_all(files: list[CorpusFile], limits: ReadLimits,
               show_progress: bool) -> tuple[list[Document], list[tuple[CorpusFile, Unread]]]:
     """Every file read in the worker; with `show_progress`, a bar counts the pages OCR reads (seconds each)."""
     documents, failed = [], []
-    bar = PageBar(f"OCR ({languages})") if show_progress else None
+    bar = PageBar(f"OCR ({limits.ocr_languages})") if show_progress else None
     try:
         outcomes = read_files([(f.path, f.doc_id) for f in files], limits, bar.page if bar else None)
     finally:

@@ -67,6 +67,7 @@ class IndexStore:
         self.lexical = lexical
         self.chunks = chunks
         self.docs = docs
+        self._doc_infos = DocInfos(docs)
         self._vectors = vectors
         self._unit_vectors = unit_vectors  # one row per sentence, chunk after chunk in file order
         self.version = folder.name
@@ -100,7 +101,7 @@ class IndexStore:
                        LexicalIndex.load(folder / "bm25"), ChunkTable(folder), _read_json(folder / "docs.json"))
 
     def doc_info(self, doc_id: str) -> DocInfo:
-        return doc_info(doc_id, self.docs[doc_id])
+        return self._doc_infos(doc_id)
 
     def dense_search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
         """(chunk id, cosine) of the `k` nearest chunks."""
@@ -231,6 +232,21 @@ def current_version(index_dir: Path) -> Path | None:
         return None
     folder = index_dir / pointer.read_text(encoding="utf-8").strip()
     return folder if (folder / "meta.json").is_file() else None
+
+
+class DocInfos:
+    """What an answer shows of each document of one published version, built once per document: a scanned
+    book's thousands of places are not read again for every passage of every question."""
+
+    def __init__(self, docs: dict[str, dict[str, Any]]) -> None:
+        self._docs = docs
+        self._built: dict[str, DocInfo] = {}
+
+    def __call__(self, doc_id: str) -> DocInfo:
+        found = self._built.get(doc_id)
+        if found is None:
+            found = self._built[doc_id] = doc_info(doc_id, self._docs[doc_id])
+        return found
 
 
 def doc_info(doc_id: str, doc: dict[str, Any]) -> DocInfo:

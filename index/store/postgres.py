@@ -27,9 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from index.schema import Chunk, DocInfo
+from index.schema import Chunk
 from index.store.connections import Connections, StoreUnavailable, connect, database_errors, readable_url
-from index.store.files import IndexMissing, check_meta, doc_info, meta_mismatch
+from index.store.files import DocInfos, IndexMissing, check_meta, meta_mismatch
 from index.store.lexical import BM25_B, BM25_K1, TermStatistics
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,7 @@ class _Published:
                               "passages": row[5], **(row[6] or {})}
                      for row in connection.execute("SELECT doc_id, title, date, source, content_hash, passages, "
                                                    "to_jsonb(d)->'reading' FROM citebot_documents d ORDER BY doc_id")}
+        self.doc_info = DocInfos(self.docs)
         doc_freq = dict(connection.execute("SELECT term, df FROM citebot_terms").fetchall())
         self.statistics = TermStatistics(doc_freq, int(self.meta["chunks"]))
         self.average_length = float(self.meta.get("average_length") or 1.0)
@@ -182,12 +183,10 @@ class PgSnapshot:
         self._connection = connection
         self._ef_search = ef_search
         self.docs = published.docs
+        self.doc_info = published.doc_info
         self.lexical = _SqlLexical(connection, published)
         self.chunks = _Passages(connection)
         self._cosines: dict[int, float] = {}  # with the question's vector, of the passages prefetched
-
-    def doc_info(self, doc_id: str) -> DocInfo:
-        return _doc_info(self.docs, doc_id)
 
     def dense_search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
         """(chunk id, cosine) of the `k` nearest passages by the HNSW index (vectors are unit length)."""
@@ -276,7 +275,3 @@ class _SqlLexical:
             {"k1": BM25_K1, "b": BM25_B, "avg": self._published.average_length, "terms": known,
              "idfs": [statistics.idf(t) for t in known], "k": int(k)}).fetchall()
         return [(int(chunk_id), float(score)) for chunk_id, score in rows]
-
-
-def _doc_info(docs: dict[str, dict[str, Any]], doc_id: str) -> DocInfo:
-    return doc_info(doc_id, docs[doc_id])
