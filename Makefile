@@ -2,13 +2,17 @@
 #   make run    install into .venv, build the index from corpus/, then run the Telegram bot
 #               (TELEGRAM_BOT_TOKEN set) or else the terminal chat
 #   make test   install into .venv, run the eval gates (eval/qa.jsonl, and the held-out SQuAD articles), then the tests
-#   make train  fit the answer scorer (index/models/answer_scorer.json) on the development part of the labelled sets
+#   make train  fit the answer scorer (index/models/answer_scorer.json) on the development part of the labelled sets,
+#               the span reader's margins among its features (about 8 minutes)
 #   make train-reader  fine-tune the span reader from the bundled MiniLM on ../shared/datasets/squad-train and
-#               export it (index/models/reader: int8 ONNX and its card); READER_RECIPE=cpu (default, under an hour
-#               on 2 cores) or gpu (the GPU recipe, for a machine with one: see README, "The span reader")
+#               export it (index/models/reader: int8 ONNX and its card), then refit the answer scorer on its margins;
+#               READER_RECIPE=cpu (default, under an hour on 2 cores) or gpu (the GPU recipe, for a machine with one:
+#               see README, "The span reader")
 #   make bench-reader  the reader's worth and cost on the development parts, by passages read, beside it off
-#   make bench-reader-features  would the reader's margins, as features of the answer model, decide "not found"
-#               better? Cross-validated on the development parts, with and without them (about 8 minutes)
+#   make bench-reader-features  do the reader's margins, as features of the answer model, decide "not found"
+#               better? Cross-validated on the development parts, with and without them (about 15 minutes)
+#   make bench-answer-model  the shipped answer model beside the one it replaced (BEFORE_MODEL, a commit), on the
+#               report parts with default settings, with 95% intervals (about 6 minutes)
 #   make eval   the eval on eval/qa.jsonl beside a default llama-index baseline; report in .citebot/eval/
 #   make fuzz   the property tests of everything that reads untrusted input, as a long campaign (about 25 minutes):
 #               prints how many inputs each property tried, the total, and any input that broke one
@@ -35,24 +39,28 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: setup ocr bench-ocr bench-formats run test eval squad train train-reader export-reader bench-reader bench-reader-features fuzz bench-hostile bench-support bench-stream bench-threshold bench-cross-encoder bench bench-quick \
+.PHONY: setup ocr bench-ocr bench-formats run test eval squad train train-reader export-reader bench-reader bench-reader-features bench-answer-model fuzz bench-hostile bench-support bench-stream bench-threshold bench-cross-encoder bench bench-quick \
 	bench-quality clean
 
 # The eval gate: each a little under the figures of eval/qa.jsonl on the day it was set,
 # so a change that makes answers worse fails `make test` (and CI).
 EVAL_GATE := --fail-under hit_at_k=0.97 --fail-under mrr=0.89 --fail-under citation_precision=0.95 \
-	--fail-under citation_recall=0.72 --fail-under answer_contains=0.73 --fail-under answer_similarity=0.32 \
-	--fail-under abstention_accuracy=0.71 --fail-under answered_rate=0.74 --fail-under handled_right=0.70 \
-	--fail-under span_exact_match=0.40 --fail-under span_f1=0.60
+	--fail-under citation_recall=0.76 --fail-under answer_contains=0.75 --fail-under answer_similarity=0.34 \
+	--fail-under abstention_accuracy=0.76 --fail-under answered_rate=0.79 --fail-under handled_right=0.73 \
+	--fail-under span_exact_match=0.42 --fail-under span_f1=0.62
 
 # The held-out labelled set: SQuAD 2.0 articles from shared/, as a corpus of its own.
 SQUAD_SOURCE ?= ../shared/datasets/squad2-train8/squad2-8-articles.json
 SQUAD := .citebot/squad
 SQUAD_ARGS := --corpus $(SQUAD)/corpus --index-dir $(SQUAD)/index
-# Its report articles only (eval/splits.json), a little under the figures on the day the gate was set.
-SQUAD_GATE := --fail-under handled_right=0.62 --fail-under citation_precision=0.95 \
-	--fail-under unanswerable_declined=0.72 --fail-under answer_contains=0.44 \
-	--fail-under span_exact_match=0.49 --fail-under span_f1=0.64
+# Its report articles only (eval/splits.json), a little under the figures on the day the gate was set: with
+# default settings, as a user's own corpus is answered, and with SQuAD's own calibration.
+SQUAD_GATE := --fail-under handled_right=0.52 --fail-under citation_precision=0.95 \
+	--fail-under answered_rate=0.77 --fail-under answer_contains=0.69 \
+	--fail-under span_exact_match=0.54 --fail-under span_f1=0.68
+SQUAD_OWN_GATE := --fail-under handled_right=0.63 --fail-under citation_precision=0.95 \
+	--fail-under unanswerable_declined=0.72 --fail-under answer_contains=0.49 \
+	--fail-under span_exact_match=0.65 --fail-under span_f1=0.76
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -84,8 +92,10 @@ run: setup
 test: setup ocr squad
 	$(BIN)/citebot index
 	$(BIN)/citebot eval eval/qa.jsonl $(EVAL_GATE) --report .citebot/eval/corpus.json
-	CITEBOT_CALIBRATION=squad2 $(BIN)/citebot eval $(SQUAD)/qa.jsonl $(SQUAD_ARGS) --part report $(SQUAD_GATE) \
+	$(BIN)/citebot eval $(SQUAD)/qa.jsonl $(SQUAD_ARGS) --part report $(SQUAD_GATE) \
 		--report .citebot/eval/squad2-report.json
+	CITEBOT_CALIBRATION=squad2 $(BIN)/citebot eval $(SQUAD)/qa.jsonl $(SQUAD_ARGS) --part report $(SQUAD_OWN_GATE) \
+		--report .citebot/eval/squad2-own-report.json
 	$(BIN)/python -m pytest
 
 squad: setup
@@ -105,11 +115,13 @@ train-reader: setup
 	$(BIN)/python -m index.reader.train --recipe $(READER_RECIPE) --squad-train $(SQUAD_TRAIN) --out $(READER_WEIGHTS)
 	$(MAKE) export-reader
 
-# Export weights already trained (on a GPU machine, say) without training again; then choose, on the
-# development parts through the whole pipeline, when the span is shown first.
+# Export weights already trained (on a GPU machine, say) without training again; refit the answer scorer,
+# whose features hold the reader's margins; then choose, on the development parts through the whole
+# pipeline, when the span is shown first.
 export-reader: setup squad
 	$(BIN)/python -m index.reader.export $(READER_WEIGHTS) --squad2 $(SQUAD_SOURCE) --out index/models/reader
 	$(BIN)/citebot index
+	$(BIN)/citebot train --squad $(SQUAD_SOURCE)
 	$(BIN)/python -m index.reader.tune
 
 bench-reader: setup squad
@@ -165,3 +177,8 @@ clean:
 # The learned answer scorer beside the hand-weighted one it replaced, on the report part of both sets.
 bench-quality: setup squad
 	$(BIN)/python bench/answer_quality.py
+
+# The answer model before the reader's margins joined its features.
+BEFORE_MODEL ?= 2d86c79
+bench-answer-model: setup squad
+	$(BIN)/python bench/answer_quality.py --before-model $(BEFORE_MODEL) --default-settings

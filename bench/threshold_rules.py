@@ -89,9 +89,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", type=int, default=300, help="bootstrap samples of each set's questions")
     args = parser.parse_args(argv)
     from bot.train_command import labelled_rows
+    from index.reader.model import Reader
 
+    settings = Settings()
     rows, _, _ = labelled_rows(argparse.Namespace(items=ROOT / "eval" / "qa.jsonl", squad=ROOT / SQUAD, splits=None),
-                               Settings())
+                               settings, Reader.load(settings.reader_model))
     names = sorted({r.dataset for r in rows})
     first = None
     curves: dict[str, list[np.ndarray]] = {name: [] for name in names}
@@ -180,7 +182,8 @@ EXAMPLES = (("who chaired the DROI delegation?", True),
 
 def examples(calibrations: list[tuple[float, float, float]]) -> None:
     """The shipped model's confidence in the issue's examples, under its own calibration and each steadier one."""
-    from index.answer.features import candidates
+    from index.answer.answer_type import without_negation
+    from index.answer.features import READ_PASSAGES, candidates
     from index.pipeline import Pipeline
 
     pipeline = Pipeline.open(Settings())
@@ -190,7 +193,9 @@ def examples(calibrations: list[tuple[float, float, float]]) -> None:
           f"(shipped calibration, then the {len(calibrations)} above):")
     for question, answerable in EXAMPLES:
         asked, hits = pipeline.evidence(question)
-        logit = float(pipeline.scorer.logits(candidates(asked, hits)[1]).max())
+        reads = pipeline.reading.reader.read(without_negation(asked.text),
+                                             [hit.chunk.text for hit in hits[:READ_PASSAGES]])
+        logit = float(pipeline.scorer.logits(candidates(asked, hits, reads)[1]).max())
         cells = []
         for slope, bias, threshold in rules:
             confidence = float(calibrated(np.asarray(logit), (slope, bias)))

@@ -20,14 +20,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"a SQuAD 2.0 file to add as a second labelled set (default {SQUAD})")
     parser.add_argument("--splits", type=Path, default=None, help="split file (default eval/splits.json)")
     parser.add_argument("--out", type=Path, default=None, help="model file (default: CITEBOT_ANSWER_MODEL)")
+    parser.add_argument("--no-reader", action="store_true",
+                        help="fit on retrieval's features alone, without the span reader's margins (the scorer "
+                             "before the reader weighed in; answers without reading first)")
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from index.answer.features import FEATURES, RETRIEVAL_FEATURES
     from index.ingest.build import expected_meta
     from index.evaluate.train import data_card, fit, write_model
+    from index.reader.model import Reader
 
-    rows, loaded, report_docs = labelled_rows(args, settings)
-    scorer, figures = fit(rows, data_card(loaded, report_docs, expected_meta(settings)))
+    reader = None if args.no_reader else Reader.load(settings.reader_model)
+    rows, loaded, report_docs = labelled_rows(args, settings, reader)
+    card = data_card(loaded, report_docs, expected_meta(settings), reader)
+    scorer, figures = fit(rows, card, RETRIEVAL_FEATURES if reader is None else FEATURES)
     out = args.out or settings.answer_model
     write_model(scorer, out)
     print(json.dumps(figures, indent=1))
@@ -36,8 +43,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def labelled_rows(args: argparse.Namespace, settings: Settings) -> tuple[list, dict, frozenset[str]]:
-    """The development questions of both labelled sets, each index brought up to date and read into feature rows."""
+def labelled_rows(args: argparse.Namespace, settings: Settings, reader=None) -> tuple[list, dict, frozenset[str]]:
+    """The development questions of both labelled sets, each index brought up to date and read into feature rows
+    (the reader's columns unread without a `reader`)."""
     from index.ingest.build import update_index
     from index.evaluate.datasets import DEFAULT_SPLITS, load_splits, squad_to_corpus
     from index.embed.encoders import open_encoder
@@ -59,7 +67,7 @@ def labelled_rows(args: argparse.Namespace, settings: Settings) -> tuple[list, d
         loaded[name] = load_items(items_path).items
         pipeline = _evidence_pipeline(set_settings, encoder)
         print(f"citebot: reading {name} ({items_path})", file=sys.stderr)
-        rows += labelled_questions(name, loaded[name], pipeline.evidence, report_docs)
+        rows += labelled_questions(name, loaded[name], pipeline.evidence, report_docs, reader)
     return rows, loaded, report_docs
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 import threading
 from collections.abc import Callable, Iterator
@@ -56,7 +57,9 @@ class Pipeline:
         self.min_confidence = settings.min_confidence if settings.min_confidence is not None else owner \
             if owner is not None else self.calibration.threshold if self.calibration is not None else 0.5
         self.generator = generator  # the optional LLM; None answers extractively
-        self.reading = Reading(reader, settings.reader_passages, self.min_confidence) if reader is not None else None
+        # Off, the reader still reads for an answer model that weighs its margins, but no short answer is shown.
+        shown_from = self.min_confidence if settings.reader else math.inf
+        self.reading = Reading(reader, settings.reader_passages, shown_from) if reader is not None else None
         # The LLM words only answers a user would get; the eval lowers min_confidence to see every answer.
         self.llm_min_confidence = self.min_confidence
         self._reload_lock = threading.Lock()
@@ -91,7 +94,7 @@ class Pipeline:
         scorer = AnswerScorer.load(settings.answer_model)
         wants_llm = settings.llm_provider == "openai" or settings.llm_model_path is not None
         generator = LlmAnswerer.from_settings(settings, prompts) if wants_llm else None
-        reader = Reader.load(settings.reader_model) if settings.reader else None
+        reader = Reader.load(settings.reader_model) if settings.reader or scorer.needs_reader else None
         return cls(settings, embedder or open_encoder(settings), store, prompts, scorer, generator, reader)
 
     def search(self, question: str) -> list[Hit]:

@@ -103,8 +103,9 @@ class Settings(BaseSettings):
         "threshold, and the card saying what it was fitted on).",
     )
     reader: bool = Field(
-        True, description="Read the best passages with the span reader (reader_model) and put its exact answer, "
-        "a date, a name, a number, first, above the cited sentence that holds it. Off: the sentences alone.")
+        True, description="Put the span reader's exact answer (reader_model), a date, a name, a number, first, "
+        "above the cited sentence that holds it. Off: the sentences alone. The reader still reads for an answer "
+        "model that weighs its margins (the shipped one does).")
     reader_model: Path = Field(
         Path(__file__).resolve().parent / "models" / "reader",
         description="Folder of the span reader `make train-reader` writes: model.onnx (int8), tokenizer.json and "

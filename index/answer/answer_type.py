@@ -46,3 +46,21 @@ def type_noun(question: str) -> str | None:
     """The noun that names the kind of answer ("which *country* invests ..."), not its subject."""
     match = TYPE_NOUN.match(question)
     return match.group(1).lower() if match else None
+
+
+# "can't" and "won't" lose more than their "n't"; the apostrophe may be typographic.
+NEGATIONS = ((re.compile(r"\bcan[’']t\b", re.IGNORECASE), "can"), (re.compile(r"\bwon[’']t\b", re.IGNORECASE), "will"),
+             (re.compile(r"n[’']t\b", re.IGNORECASE), ""), (re.compile(r"\b(?:not|never)\s+", re.IGNORECASE), ""))
+
+
+def without_negation(question: str) -> str:
+    """The question with its "not" taken out: what the span reader's margins are read for.
+
+    The reader was trained with unanswerable questions made by inserting a "not" (index.reader.examples),
+    as SQuAD 2.0's writers made many of theirs, so any "not" reads to it as "no answer here". A user's "which
+    prisoners were not released?" is answered by the passage that names them, and whether that passage
+    speaks of the prisoners' release at all is what the margin should say.
+    """
+    for pattern, replacement in NEGATIONS:
+        question = pattern.sub(replacement, question)
+    return question

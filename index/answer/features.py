@@ -6,7 +6,9 @@ dates), does it add something the question does not already say (an answer of th
 asked kind, new words), how strongly retrieval found its passage, and how it compares
 with the best of the other candidates. A question that swaps one name or date for
 another, the typical unanswerable one, shows as a specific term missing from every
-candidate, or as a term the corpus never uses at all.
+candidate, or as a term the corpus never uses at all. The span reader (index.reader) adds
+what reading finds: how far its best span in a unit's passage beats "no answer", and
+whether that span lies in the unit.
 """
 
 from __future__ import annotations
@@ -15,19 +17,31 @@ import math
 import re
 from dataclasses import dataclass
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from index.answer.answer_type import expected_kind, holds_new_answer
 from index.store.lexical import terms
 from index.schema import Hit
 
-FEATURES = (
+if TYPE_CHECKING:
+    from index.reader.model import Read
+
+RETRIEVAL_FEATURES = (
     "unit_cosine", "passage_cosine", "unit_cosine_gap", "passage_cosine_gap",
     "coverage", "passage_coverage", "document_coverage", "coverage_gap", "unit_bm25",
     "rarest_in_unit", "rarest_in_passage", "specifics_missing_unit", "specifics_missing_passage",
     "unknown_terms", "type_match", "type_missing", "new_words",
     "dense_rank", "lexical_rank", "hit_rank", "unit_words", "question_terms", "label_line",
 )
+# The reader's margin in the unit's passage, whether its span there lies in the unit, the question's best margin,
+# and whether the question's best span lies in the unit.
+READER_FEATURES = ("reader_passage_margin", "reader_span_in_unit", "reader_best_margin", "reader_best_span_in_unit")
+FEATURES = RETRIEVAL_FEATURES + READER_FEATURES
+READ_PASSAGES = 2  # the first hits' passages, in retrieval order, so the reader's columns do not wait on the trees
+UNREAD = -20.0  # the margin of a passage the reader did not read: far under any read one
 MIN_WORDS = 3  # shorter units are scraps, unless a "Label: value" line
 BM25_K1, BM25_B, MEAN_UNIT_TERMS = 1.2, 0.75, 12.0
 RAREST = 2  # the question's rarest terms: the ones a look-alike unanswerable question changes
@@ -60,8 +74,9 @@ class Candidate:
     covered: frozenset[str]  # question terms the unit contains
 
 
-def candidates(question: Question, hits: list[Hit]) -> tuple[list[Candidate], np.ndarray]:
-    """Every distinct unit of the hits, with one feature row each (columns in FEATURES order)."""
+def candidates(question: Question, hits: list[Hit], reads: Sequence[Read] = ()) -> tuple[list[Candidate], np.ndarray]:
+    """Every distinct unit of the hits, with one feature row each (columns in FEATURES order); `reads`: the
+    reader's reads of the first READ_PASSAGES passages (none: its columns say unread)."""
     weights = question.weights
     total = _total(weights.values()) or 1.0
     kind = expected_kind(question.text)
@@ -106,9 +121,22 @@ def candidates(question: Question, hits: list[Hit]) -> tuple[list[Candidate], np
                 _reciprocal(hit.dense_rank), _reciprocal(hit.lexical_rank), 1.0 / (1 + rank),
                 math.log1p(words), math.log1p(len(weights)), float(label),
             ])
-    matrix = np.asarray(rows, dtype=np.float64).reshape(-1, len(FEATURES))
+    matrix = np.hstack([np.asarray(rows, dtype=np.float64).reshape(-1, len(RETRIEVAL_FEATURES)),
+                        _reader_columns(found, reads)])
     _fill_gaps(matrix)
     return found, matrix
+
+
+def _reader_columns(found: list[Candidate], reads: Sequence[Read]) -> np.ndarray:
+    """READER_FEATURES for each unit; a unit of a passage not read gets UNREAD."""
+    best = max(range(len(reads)), key=lambda i: reads[i].margin) if reads else -1
+    top = reads[best].margin if reads else UNREAD
+    rows = []
+    for unit in found:
+        read = reads[unit.hit_rank] if unit.hit_rank < len(reads) else None
+        inside = read is not None and not read.empty and unit.start <= read.start < unit.end
+        rows.append([read.margin if read else UNREAD, float(inside), top, float(inside and unit.hit_rank == best)])
+    return np.asarray(rows, dtype=np.float64).reshape(-1, len(READER_FEATURES))
 
 
 def _dated(hit: Hit) -> str:

@@ -1,10 +1,12 @@
 """The learned answer scorer: gradient-boosted trees over index.answer.features, read from a JSON file.
 
-`citebot train` writes the file: the feature list, the trees as plain arrays, a
-calibration that turns the best unit's score into the probability that it answers the
-question, the threshold under which the answer is "not found", and a card saying what it
-was fitted on. Loading checks all of it against the code, so a model made for other
-features is refused, never silently misread. No pickles: a model is plain numbers.
+`citebot train` writes the file: the names of the features it reads, the trees as plain
+arrays, a calibration that turns the best unit's score into the probability that it
+answers the question, the threshold under which the answer is "not found", and a card
+saying what it was fitted on. The scorer takes its columns by name, so a model fitted
+without the reader's features (`citebot train --no-reader`) still reads rows that have
+them. Loading checks all of it against the code, so a model made for features this code
+does not compute is refused, never silently misread. No pickles: a model is plain numbers.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from index.answer.features import FEATURES
+from index.answer.features import FEATURES, READER_FEATURES
 
 FORMAT = "citebot-answer-scorer/2"
 TREE_FIELDS = ("feature", "threshold", "left", "right", "value", "leaf")
@@ -55,7 +57,8 @@ class Trees:
                 "roots": self.roots.tolist(), "baseline": self.baseline}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Trees:
+    def from_json(cls, data: dict[str, Any], features: int) -> Trees:
+        """The trees of a model reading `features` columns; checked to stay inside their arrays."""
         arrays = {name: np.asarray(data[name]) for name in TREE_FIELDS}
         trees = cls(arrays["feature"].astype(np.int64), arrays["threshold"].astype(np.float64),
                     arrays["left"].astype(np.int64), arrays["right"].astype(np.int64),
@@ -65,7 +68,7 @@ class Trees:
         inner = ~trees.leaf
         if any(len(a) != nodes for a in arrays.values()) or not len(trees.roots) \
                 or not np.isfinite(trees.threshold).all() or not np.isfinite(trees.value).all() \
-                or ((trees.feature < 0) | (trees.feature >= len(FEATURES)))[inner].any() \
+                or ((trees.feature < 0) | (trees.feature >= features))[inner].any() \
                 or ((trees.left <= np.arange(nodes)) | (trees.left >= nodes))[inner].any() \
                 or ((trees.right <= np.arange(nodes)) | (trees.right >= nodes))[inner].any() \
                 or ((trees.roots < 0) | (trees.roots >= nodes)).any():
@@ -91,6 +94,12 @@ class AnswerScorer:
     trees: Trees
     calibrations: dict[str, Calibration]  # by labelled set: "corpus" is the owner's own eval/qa.jsonl
     card: dict[str, Any]
+    features: tuple[str, ...]  # the columns the trees read, by name, in their order
+
+    @property
+    def needs_reader(self) -> bool:
+        """Whether the span reader must read the passages before the units can be scored."""
+        return bool(set(self.features) & set(READER_FEATURES))
 
     @classmethod
     def load(cls, path: Path = DEFAULT_MODEL) -> AnswerScorer:
@@ -104,10 +113,13 @@ class AnswerScorer:
     def from_json(cls, data: dict[str, Any], path: Path | str = "answer model") -> AnswerScorer:
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise ScorerError(f"{path} is not a {FORMAT} file; run `citebot train`")
-        if tuple(data.get("features", ())) != FEATURES:
+        features = data.get("features")
+        if not isinstance(features, list) or not features or not all(isinstance(f, str) for f in features) \
+                or not set(features) <= set(FEATURES) \
+                or len(set(features)) != len(features):
             raise ScorerError(f"{path} was fitted on other features than this citebot computes; run `citebot train`")
         try:
-            trees = Trees.from_json(data["trees"])
+            trees = Trees.from_json(data["trees"], len(features))
             calibrations = {str(name): Calibration(*(float(c[k]) for k in ("slope", "bias", "threshold")))
                             for name, c in data["calibrations"].items()}
         except (KeyError, TypeError, ValueError, AttributeError) as error:
@@ -115,10 +127,10 @@ class AnswerScorer:
         if not calibrations or not all(math.isfinite(c.slope) and math.isfinite(c.bias) and 0 <= c.threshold <= 1
                                        for c in calibrations.values()):
             raise ScorerError(f"{path} is damaged (calibration or threshold); run `citebot train`")
-        return cls(trees, calibrations, data.get("card", {}))
+        return cls(trees, calibrations, data.get("card", {}), tuple(features))
 
     def to_json(self) -> dict[str, Any]:
-        return {"format": FORMAT, "features": list(FEATURES), "trees": self.trees.to_json(),
+        return {"format": FORMAT, "features": list(self.features), "trees": self.trees.to_json(),
                 "calibrations": {name: vars(c) for name, c in self.calibrations.items()}, "card": self.card}
 
     def calibration(self, name: str) -> Calibration:
@@ -127,5 +139,5 @@ class AnswerScorer:
         return self.calibrations[name]
 
     def logits(self, features: np.ndarray) -> np.ndarray:
-        """One score per unit: the higher, the likelier the unit holds the answer."""
-        return self.trees.raw(np.nan_to_num(features))
+        """One score per unit (rows of FEATURES): the higher, the likelier the unit holds the answer."""
+        return self.trees.raw(np.nan_to_num(features[:, [FEATURES.index(name) for name in self.features]]))

@@ -1,10 +1,11 @@
 """The short answer: the reader's span in the passages the answer draws on, and the unit that holds it.
 
-The trees (index.answer.scorer) say whether the documents answer and which units do; the
-reader (index.reader) says where in them the answer is. It reads the passages of the best
-scored units, and its best span counts only where it clears the reader's threshold and lies
-in a unit the trees find good enough to answer with, so it picks the answer's first statement
-but never makes a declined question answered.
+The trees (index.answer.scorer) say whether the documents answer and which units do, with
+the reader's margins among their features; the reader (index.reader) says where in them the
+answer is. It reads the passages of the best scored units, and its best span counts only
+where it clears the reader's threshold and lies in a unit the trees find good enough to
+answer with, so it picks the answer's first statement but never makes a declined question
+answered.
 """
 
 from __future__ import annotations
@@ -12,11 +13,38 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from index.answer.answer_type import without_negation
 from index.schema import Hit
 
 if TYPE_CHECKING:
     from index.answer.compose import Unit
-    from index.reader.model import Reader
+    from index.reader.model import Read, Reader
+
+
+class PassageReads:
+    """The reader's reads of one question's passages, by hit rank: each passage read once per question."""
+
+    def __init__(self, reader: Reader, question: str, hits: list[Hit]) -> None:
+        self.reader = reader
+        self._question = question
+        self._hits = hits
+        self._reads: dict[int, Read] = {}
+        self._for_margins: PassageReads | None = None
+
+    def for_margins(self) -> PassageReads:
+        """The reads the answer model's features take: of the question without its negation (see there)."""
+        if self._for_margins is None:
+            positive = without_negation(self._question)
+            self._for_margins = self if positive == self._question else PassageReads(self.reader, positive, self._hits)
+        return self._for_margins
+
+    def of(self, ranks: list[int]) -> list[Read]:
+        """The reads of the passages of hits `ranks`, those not yet read read together in one batch."""
+        missing = [rank for rank in dict.fromkeys(ranks) if rank not in self._reads]
+        if missing:
+            found = self.reader.read(self._question, [self._hits[rank].chunk.text for rank in missing])
+            self._reads.update(zip(missing, found))
+        return [self._reads[rank] for rank in ranks]
 
 
 @dataclass(frozen=True)
@@ -29,15 +57,14 @@ class ReadSpan:
     margin: float
 
 
-def read_span(reader: Reader, question: str, hits: list[Hit], units: list[Unit], passages: int,
+def read_span(reads: PassageReads, hits: list[Hit], units: list[Unit], passages: int,
               min_score: float) -> ReadSpan | None:
     """The reader's best span over the passages of the best units, or None where it finds none it trusts."""
     ranks = list(dict.fromkeys(unit.hit_rank for unit in units))[:passages]
     if not ranks:
         return None
-    reads = reader.read(question, [hits[rank].chunk.text for rank in ranks])
-    rank, read = max(zip(ranks, reads), key=lambda pair: pair[1].margin)
-    if read.empty or read.margin <= reader.span_threshold:
+    rank, read = max(zip(ranks, reads.of(ranks)), key=lambda pair: pair[1].margin)
+    if read.empty or read.margin <= reads.reader.span_threshold:
         return None
     unit = next((u for u in units if u.hit_rank == rank and u.start <= read.start < u.end), None)
     if unit is None or unit.score < min_score:

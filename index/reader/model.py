@@ -47,6 +47,7 @@ class Reader:
         import onnxruntime
         from tokenizers import Tokenizer
 
+        self.folder = folder
         self.card = _card(folder)
         self.max_tokens: int = self.card["max_tokens"]
         self.overlap: int = self.card["overlap"]
@@ -76,6 +77,13 @@ class Reader:
             raise ReaderError(f"cannot load the reader in {folder} ({type(error).__name__}: {error})") from None
         reader._check()
         return reader
+
+    def identity(self) -> dict[str, Any]:
+        """What tells this reader's margins from another's: its model file's hash, and the recipe that made it."""
+        import hashlib
+
+        digest = hashlib.sha256((self.folder / MODEL).read_bytes()).hexdigest()
+        return {"model_sha256": digest, "recipe": self.card.get("training", {}).get("recipe", {}).get("name")}
 
     def read(self, question: str, texts: list[str]) -> list[Read]:
         """The best span of each text (over its windows), in the order given."""
