@@ -1,16 +1,21 @@
-"""Answer quality and speed of the learned scorer beside the hand-weighted one it replaced, in one run.
+"""Answer quality and speed of the shipped answer model beside one it replaced, in one run.
 
-The old scorer is the code of OLD_COMMIT (the last commit before the learned scorer),
-taken from git into a scratch folder and run with this venv. Both answer the report part
-of both labelled sets (eval/splits.json: documents never fitted or tuned on), each from
-an index built by its own code; warm latency comes from the eval, cold `citebot ask` is
-timed as a fresh process.
+By default the one replaced is the hand-weighted scorer: the code of OLD_COMMIT (the last
+commit before the learned scorer), taken from git into a scratch folder and run with this
+venv. With `--before-model COMMIT` it is the answer model file of COMMIT, run by this code
+(the scorer takes its columns by name, so an older model file still loads). Both answer the
+report part of both labelled sets (eval/splits.json: documents never fitted or tuned on),
+each from an index built by its own code, with each set's own calibration, or with
+`--default-settings` the default one for both, as a user's own corpus gets it; warm latency
+comes from the eval, cold `citebot ask` is timed as a fresh process.
 
     .venv/bin/python bench/answer_quality.py   (make bench-quality; about 4 minutes)
+    .venv/bin/python bench/answer_quality.py --before-model 2d86c79 --default-settings   (make bench-answer-model)
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import statistics
@@ -36,30 +41,54 @@ SETS = {  # name: (items, corpus, calibration)
 }
 ROWS = (("handled right", "handled_right"), ("unanswerable declined", "unanswerable_declined"),
         ("answerable answered", "answered"), ("answer contains a correct answer", "contains"),
-        ("citation precision", "citation_precision"), ("warm ask p50 (ms)", "p50"), ("warm ask p95 (ms)", "p95"))
+        ("citation precision", "citation_precision"), ("shown first: exact match", "span_exact_match"),
+        ("shown first: F1", "span_f1"), ("warm ask p50 (ms)", "p50"), ("warm ask p95 (ms)", "p95"))
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--before-model", metavar="COMMIT",
+                        help="before: the answer model file of COMMIT, run by this code (default: the code of "
+                             f"{OLD_COMMIT})")
+    parser.add_argument("--default-settings", action="store_true",
+                        help="the default calibration for both sets, not each set's own")
+    args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
-    old_code = Path(tempfile.mkdtemp(prefix="citebot-old-scorer-"))
-    archive = subprocess.run(["git", "archive", OLD_COMMIT, "bot", "index", "prompts"], cwd=ROOT, check=True,
-                             capture_output=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(old_code)], input=archive, check=True)
+    before_code, before_env, label = _before(args.before_model)
+    before_index = "new" if args.before_model else "old"  # this code's own index, or the old code's
     report_docs = load_splits()
     results = {}
     for name, (items_path, corpus, calibration) in SETS.items():
         items = select_part(load_items(items_path).items, REPORT, report_docs)
         part = WORK / f"{calibration}-report.jsonl"
         part.write_text("".join(json.dumps(_row(i)) + "\n" for i in items), encoding="utf-8")
+        own = {} if args.default_settings else {"CITEBOT_CALIBRATION": calibration}
         results[name] = {
             "items": len(items),
-            "before": _run(old_code, corpus, WORK / f"old-{calibration}", part, {}),
-            "after": _run(ROOT, corpus, WORK / f"new-{calibration}", part, {"CITEBOT_CALIBRATION": calibration}),
+            "before": _run(before_code, corpus, WORK / f"{before_index}-{calibration}", part,
+                           {**before_env, **(own if args.before_model else {})}),
+            "after": _run(ROOT, corpus, WORK / f"new-{calibration}", part, own),
         }
-    results["cold ask (s)"] = {"before": _cold_ask(old_code, WORK / "old-corpus"),
-                               "after": _cold_ask(ROOT, WORK / "new-corpus")}
+    results["cold ask (s)"] = {"before": _cold_ask(before_code, WORK / f"{before_index}-corpus", before_env),
+                               "after": _cold_ask(ROOT, WORK / "new-corpus", {})}
     (WORK / "results.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
-    print(_markdown(results))
+    settings = "default settings (the corpus calibration for both)" if args.default_settings else \
+        "each set's own calibration"
+    print(_markdown(results, f"Before: {label}; after: the shipped answer model. {settings}."))
+
+
+def _before(commit: str | None) -> tuple[Path, dict[str, str], str]:
+    """The code, environment and name of what the shipped model is compared with."""
+    if commit:
+        model = WORK / f"answer-model-{commit}.json"
+        model.write_bytes(subprocess.run(["git", "show", f"{commit}:index/models/answer_scorer.json"], cwd=ROOT,
+                                         check=True, capture_output=True).stdout)
+        return ROOT, {"CITEBOT_ANSWER_MODEL": str(model)}, f"the answer model of {commit}"
+    old_code = Path(tempfile.mkdtemp(prefix="citebot-old-scorer-"))
+    archive = subprocess.run(["git", "archive", OLD_COMMIT, "bot", "index", "prompts"], cwd=ROOT, check=True,
+                             capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(old_code)], input=archive, check=True)
+    return old_code, {}, f"the hand-weighted scorer of {OLD_COMMIT}"
 
 
 def _row(item) -> dict:
@@ -92,6 +121,7 @@ def _figures(report: dict) -> dict:
     return {**{key: statistics.fmean(by_id.values()) for key, by_id in outcomes.items()},
             "citation_precision": statistics.fmean(precision) if precision else 0.0,
             "p50": report["metrics"]["latency_p50_ms"], "p95": report["metrics"]["latency_p95_ms"],
+            **{key: report["metrics"].get(key, float("nan")) for key in ("span_exact_match", "span_f1")},
             "outcomes": outcomes}
 
 
@@ -116,19 +146,18 @@ def _change(result: dict, key: str) -> str:
     return f"{change.value:+.3f} ({change.low:+.3f} to {change.high:+.3f}){'' if change.beyond_chance else ' ~'}"
 
 
-def _cold_ask(code: Path, index_dir: Path, runs: int = 3) -> float:
+def _cold_ask(code: Path, index_dir: Path, extra: dict[str, str], runs: int = 3) -> float:
     seconds = []
     for _ in range(runs):
         start = time.perf_counter()
         _citebot(code, ["ask", "--corpus", str(ROOT / "corpus"), "--index-dir", str(index_dir),
-                        "When was the DVK banned?"], {})
+                        "When was the DVK banned?"], extra)
         seconds.append(time.perf_counter() - start)
     return statistics.median(seconds)
 
 
-def _markdown(results: dict) -> str:
-    lines = [f"Report part only (eval/splits.json). Before: the hand-weighted scorer of {OLD_COMMIT}; "
-             "after: the learned scorer. Same items, same run.", ""]
+def _markdown(results: dict, what: str) -> str:
+    lines = [f"Report part only (eval/splits.json). {what} Same items, same run.", ""]
     for name in SETS:
         r = results[name]
         lines += [f"{name}, {r['items']} questions:", "", "| measure | before | after | change (95% interval) |",
