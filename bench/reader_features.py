@@ -6,9 +6,9 @@ four columns join each unit's features. The trees are fitted on retrieval's feat
 (`citebot train --no-reader`, the scorer before the reader weighed in) and on all of them
 (the default), by `citebot train`'s own cross-validation over documents, under several
 assignments of documents to folds (on the corpus's hundred development questions one
-assignment's figure moves by itself by up to 0.04). Printed for each: the threshold rule's
-figures, and how many unanswerable questions each declines when both answer the same share
-of the answerable ones (about 4 minutes an assignment on 2 cores).
+assignment's figure moves by itself by up to 0.04). Printed for each: the figures at the
+threshold `citebot train`'s rule picks, and how many unanswerable questions each declines
+when both answer the same share of the answerable ones (about 10 minutes on 2 cores).
 
     .venv/bin/python bench/reader_features.py [--assignments 3]
 """
@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from index.answer.features import FEATURES, RETRIEVAL_FEATURES  # noqa: E402
-from index.evaluate.train import Labelled, _cross_validated_top_logits, _platt, best_threshold, handled  # noqa: E402
+from index.evaluate.train import (ANSWERED_FLOOR, FLOORED, Labelled, _cross_validated_top_logits, _platt,  # noqa: E402
+                                  curves, handled, threshold_of)
 
 SETS = ("corpus", "squad2")
 ANSWERED = (0.6, 0.7, 0.8, 0.9)  # shares of the answerable questions answered, for the matched comparison
@@ -67,21 +68,22 @@ def main() -> None:
                                settings, Reader.load(settings.reader_model))
     models = {"trees alone": [FEATURES.index(n) for n in RETRIEVAL_FEATURES],
               "trees + reader": list(range(len(FEATURES)))}
-    print("cross-validated over documents, development parts; threshold by the shipped rule, then unanswerable "
-          "declined at a matched share of answerable answered")
-    print(f"{'':16s}{'':4s}{'':8s}{'threshold':>10s}" + "".join(f"{k.split('_')[-1]:>10s}" for k in FIGURES)
+    print("cross-validated over documents, development parts, each set's own calibration; the threshold by "
+          "`citebot train`'s rule over all assignments; figures averaged over them; then unanswerable declined at a "
+          "matched share of answerable answered")
+    print(f"{'':16s}{'':18s}{'threshold':>10s}" + "".join(f"{k.split('_')[-1]:>10s}" for k in FIGURES)
           + "".join(f"{'@' + str(s):>8s}" for s in ANSWERED))
-    for assignment in range(args.assignments):
-        for label, columns in models.items():
-            subset = [Labelled(r.dataset, r.document, r.answerable, r.features[:, columns], r.holds_answer)
-                      for r in rows]
-            for name, (confidence, correct, answerable) in confidences(subset, assignment).items():
-                threshold = best_threshold(confidence, correct, answerable)
-                figures = handled(confidence, correct, answerable, threshold)
-                print(f"{label:16s}{assignment:<4d}{name:8s}{threshold:>10.2f}"
-                      + "".join(f"{figures[k]:>10.3f}" for k in FIGURES)
-                      + "".join(f"{declined_at(confidence, correct, answerable, s):>8.3f}" for s in ANSWERED),
-                      flush=True)
+    for label, columns in models.items():
+        subset = [Labelled(r.dataset, r.document, r.answerable, r.features[:, columns], r.holds_answer) for r in rows]
+        runs = [confidences(subset, assignment) for assignment in range(args.assignments)]
+        for name, floor in [(FLOORED, ANSWERED_FLOOR), (FLOORED, 0.0)] + [(n, 0.0) for n in SETS if n != FLOORED]:
+            per_run = [run[name] for run in runs]
+            threshold = threshold_of([curves(*run) for run in per_run], floor)
+            figures = {k: np.mean([handled(*run, threshold)[k] for run in per_run]) for k in FIGURES}
+            matched = [np.mean([declined_at(*run, share) for run in per_run]) for share in ANSWERED]
+            shown = name if floor or name != FLOORED else f"{name}, no floor"
+            print(f"{label:16s}{shown:18s}{threshold:>10.2f}" + "".join(f"{figures[k]:>10.3f}" for k in FIGURES)
+                  + "".join(f"{m:>8.3f}" for m in matched), flush=True)
 
 
 if __name__ == "__main__":
