@@ -3,9 +3,9 @@
 The shipped threshold was chosen on the bundled corpus's questions; a corpus unlike it (other
 topics, other writing) can want another. The owner's labelled questions are answered as the
 bot would, and the threshold that handles the most of them right (answerable and unanswerable
-weighing half each, answering at least 70% of the answerable: index.evaluate.train.best_threshold) is
-written beside the index, where
-every later `citebot ask`, chat and bot process reads it. CITEBOT_MIN_CONFIDENCE still wins.
+weighing half each, answering at least 70% of the answerable: index.evaluate.train.best_threshold)
+is written beside the index, where every later `citebot ask`, chat and bot process reads it.
+CITEBOT_MIN_CONFIDENCE still wins.
 """
 
 from __future__ import annotations
