@@ -25,34 +25,18 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from index.answer.features import FEATURES, RETRIEVAL_FEATURES  # noqa: E402
-from index.evaluate.train import (ANSWERED_FLOOR, FLOORED, Labelled, _cross_validated_top_logits, _platt,  # noqa: E402
-                                  curves, handled, threshold_of)
+from index.evaluate.train import ANSWERED_FLOOR, FLOORED, Judged, Labelled, cross_validated, handled, \
+    threshold_of  # noqa: E402
 
-SETS = ("corpus", "squad2")
 ANSWERED = (0.6, 0.7, 0.8, 0.9)  # shares of the answerable questions answered, for the matched comparison
 FIGURES = ("balanced_handled_right", "answerable_answered", "unanswerable_declined")
 
 
-def confidences(rows: list[Labelled], assignment: int) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Per set: cross-validated calibrated confidence in each question's best unit, whether it is right, and
-    whether the question is answerable."""
-    top = _cross_validated_top_logits(rows, assignment)
-    correct = np.asarray([r.answerable and bool(r.holds_answer[i]) if i >= 0 else False
-                          for r, (_, i) in zip(rows, top)])
-    logits = np.asarray([logit for logit, _ in top])
-    answerable = np.asarray([r.answerable for r in rows])
-    found = {}
-    for name in SETS:
-        mask = np.asarray([r.dataset == name for r in rows])
-        slope, bias = _platt(logits[mask], correct[mask])
-        found[name] = (1 / (1 + np.exp(-(slope * logits[mask] + bias))), correct[mask], answerable[mask])
-    return found
-
-
-def declined_at(confidence: np.ndarray, correct: np.ndarray, answerable: np.ndarray, share: float) -> float:
-    """Unanswerable questions declined at the threshold that answers `share` of the answerable ones."""
-    return handled(confidence, correct, answerable, float(np.quantile(confidence[answerable], 1 - share)))[
-        "unanswerable_declined"]
+def declined_at(judged: Judged, share: float) -> float:
+    """Unanswerable questions declined at the threshold that answers `share` of the answerable ones, averaged
+    over the assignments."""
+    return float(np.mean([handled(c, r, judged.answerable, float(np.quantile(c[judged.answerable], 1 - share)))[
+        "unanswerable_declined"] for c, r in zip(judged.confidence, judged.correct)]))
 
 
 def main() -> None:
@@ -68,22 +52,20 @@ def main() -> None:
                                settings, Reader.load(settings.reader_model))
     models = {"trees alone": [FEATURES.index(n) for n in RETRIEVAL_FEATURES],
               "trees + reader": list(range(len(FEATURES)))}
-    print("cross-validated over documents, development parts, each set's own calibration; the threshold by "
-          "`citebot train`'s rule over all assignments; figures averaged over them; then unanswerable declined at a "
-          "matched share of answerable answered")
+    print("cross-validated over documents, development parts, each set's own calibration, as `citebot train` "
+          "judges: the threshold by its rule over all assignments, figures averaged over them; then unanswerable "
+          "declined at a matched share of answerable answered")
     print(f"{'':16s}{'':18s}{'threshold':>10s}" + "".join(f"{k.split('_')[-1]:>10s}" for k in FIGURES)
           + "".join(f"{'@' + str(s):>8s}" for s in ANSWERED))
     for label, columns in models.items():
         subset = [Labelled(r.dataset, r.document, r.answerable, r.features[:, columns], r.holds_answer) for r in rows]
-        runs = [confidences(subset, assignment) for assignment in range(args.assignments)]
-        for name, floor in [(FLOORED, ANSWERED_FLOOR), (FLOORED, 0.0)] + [(n, 0.0) for n in SETS if n != FLOORED]:
-            per_run = [run[name] for run in runs]
-            threshold = threshold_of([curves(*run) for run in per_run], floor)
-            figures = {k: np.mean([handled(*run, threshold)[k] for run in per_run]) for k in FIGURES}
-            matched = [np.mean([declined_at(*run, share) for run in per_run]) for share in ANSWERED]
+        judged = cross_validated(subset, args.assignments)
+        for name, floor in [(FLOORED, ANSWERED_FLOOR), (FLOORED, 0.0)] + [(n, 0.0) for n in judged if n != FLOORED]:
+            threshold = threshold_of(judged[name].curves(), floor)
+            figures = judged[name].handled(threshold)
             shown = name if floor or name != FLOORED else f"{name}, no floor"
             print(f"{label:16s}{shown:18s}{threshold:>10.2f}" + "".join(f"{figures[k]:>10.3f}" for k in FIGURES)
-                  + "".join(f"{m:>8.3f}" for m in matched), flush=True)
+                  + "".join(f"{declined_at(judged[name], share):>8.3f}" for share in ANSWERED), flush=True)
 
 
 if __name__ == "__main__":

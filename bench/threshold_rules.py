@@ -182,8 +182,8 @@ EXAMPLES = (("who chaired the DROI delegation?", True),
 
 def examples(calibrations: list[tuple[float, float, float]]) -> None:
     """The shipped model's confidence in the issue's examples, under its own calibration and each steadier one."""
-    from index.answer.answer_type import without_negation
-    from index.answer.features import READ_PASSAGES, candidates
+    from index.answer.features import candidates
+    from index.answer.short import PassageReads
     from index.pipeline import Pipeline
 
     pipeline = Pipeline.open(Settings())
@@ -193,8 +193,7 @@ def examples(calibrations: list[tuple[float, float, float]]) -> None:
           f"(shipped calibration, then the {len(calibrations)} above):")
     for question, answerable in EXAMPLES:
         asked, hits = pipeline.evidence(question)
-        reads = pipeline.reading.reader.read(without_negation(asked.text),
-                                             [hit.chunk.text for hit in hits[:READ_PASSAGES]])
+        reads = PassageReads(pipeline.reading.reader, asked.text, hits).margins()
         logit = float(pipeline.scorer.logits(candidates(asked, hits, reads)[1]).max())
         cells = []
         for slope, bias, threshold in rules:

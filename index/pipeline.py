@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 import re
 import threading
 from collections.abc import Callable, Iterator
@@ -57,9 +56,11 @@ class Pipeline:
         self.min_confidence = settings.min_confidence if settings.min_confidence is not None else owner \
             if owner is not None else self.calibration.threshold if self.calibration is not None else 0.5
         self.generator = generator  # the optional LLM; None answers extractively
+        if scorer is not None and scorer.needs_reader and reader is None:
+            raise ScorerError("the answer model weighs the span reader's margins, and no reader is loaded")
         # Off, the reader still reads for an answer model that weighs its margins, but no short answer is shown.
-        shown_from = self.min_confidence if settings.reader else math.inf
-        self.reading = Reading(reader, settings.reader_passages, shown_from) if reader is not None else None
+        self.reading = Reading(reader, settings.reader_passages, self.min_confidence, settings.reader) \
+            if reader is not None else None
         # The LLM words only answers a user would get; the eval lowers min_confidence to see every answer.
         self.llm_min_confidence = self.min_confidence
         self._reload_lock = threading.Lock()

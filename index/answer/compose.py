@@ -12,11 +12,11 @@ import re
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from index.answer.features import READ_PASSAGES, Candidate, Question, candidates
+from index.answer.features import Candidate, Question, candidates
 from index.answer.short import PassageReads, ReadSpan, read_span
 from index.store.lexical import terms
 from index.schema import Answer, Citation, Hit, ShortAnswer, place_at
-from index.answer.scorer import AnswerScorer, Calibration, ScorerError
+from index.answer.scorer import AnswerScorer, Calibration
 
 if TYPE_CHECKING:
     from index.reader.model import Reader
@@ -42,13 +42,14 @@ class Unit:
 
 @dataclass(frozen=True)
 class Reading:
-    """The span reader, how many of the best units' passages it reads for the short answer, and the least score
-    (the answer threshold) of a unit its span may move to the front (infinite: no short answer; the reader then
-    reads for the answer model alone)."""
+    """The span reader, how many of the best units' passages it reads for the short answer, the least score (the
+    answer threshold) of a unit its span may move to the front, and whether a short answer is given at all (if
+    not, the reader reads for the answer model's features alone)."""
 
     reader: Reader
     passages: int
     min_score: float
+    short_answer: bool = True
 
 
 def compose(question: Question, hits: list[Hit], scorer: AnswerScorer, calibration: Calibration,
@@ -56,14 +57,12 @@ def compose(question: Question, hits: list[Hit], scorer: AnswerScorer, calibrati
     """The cited answer, the reader's short answer first where it finds one, or a plain 'not found' with the
     closest passages."""
     reads = PassageReads(reading.reader, question.text, hits) if reading is not None else None
-    if scorer.needs_reader and reads is None:
-        raise ScorerError("the answer model reads with the span reader, and none is loaded")
     units = score_units(question, hits, scorer, calibration, reads)
     confidence = units[0].score if units else 0.0
     if not units or confidence < min_confidence:
         return _not_found(question.text, hits, units, not_found_text, confidence)
     span = read_span(reads, hits, units, reading.passages, reading.min_score) \
-        if reads is not None and reading.min_score <= 1 else None
+        if reads is not None and reading.short_answer else None
     if span is not None:  # the unit that holds the exact answer is said first
         units = [span.unit, *(unit for unit in units if unit is not span.unit)]
     chosen = _choose(units, question.weights, [hit.chunk.doc_id for hit in hits], max_units)
@@ -81,9 +80,7 @@ def score_units(question: Question, hits: list[Hit], scorer: AnswerScorer, calib
                 reads: PassageReads | None = None) -> list[Unit]:
     """Candidate units, most likely answer first; a heading that restates its document's title is left out.
     `reads`: the reader, for a scorer that weighs its margins."""
-    first = list(range(min(READ_PASSAGES, len(hits))))
-    margins = reads.for_margins().of(first) if reads is not None and scorer.needs_reader else ()
-    found, features = candidates(question, hits, margins)
+    found, features = candidates(question, hits, reads.margins() if reads is not None and scorer.needs_reader else ())
     if not found:
         return []
     logits = scorer.logits(features)

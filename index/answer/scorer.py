@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +97,11 @@ class AnswerScorer:
     card: dict[str, Any]
     features: tuple[str, ...]  # the columns the trees read, by name, in their order
 
+    @cached_property
+    def _columns(self) -> list[int]:
+        """Where the trees' features stand in a row of FEATURES."""
+        return [FEATURES.index(name) for name in self.features]
+
     @property
     def needs_reader(self) -> bool:
         """Whether the span reader must read the passages before the units can be scored."""
@@ -140,4 +146,4 @@ class AnswerScorer:
 
     def logits(self, features: np.ndarray) -> np.ndarray:
         """One score per unit (rows of FEATURES): the higher, the likelier the unit holds the answer."""
-        return self.trees.raw(np.nan_to_num(features[:, [FEATURES.index(name) for name in self.features]]))
+        return self.trees.raw(np.nan_to_num(features[:, self._columns]))

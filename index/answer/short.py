@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from index.answer.answer_type import without_negation
+from index.answer.features import READ_PASSAGES
 from index.schema import Hit
 
 if TYPE_CHECKING:
@@ -31,12 +32,13 @@ class PassageReads:
         self._reads: dict[int, Read] = {}
         self._for_margins: PassageReads | None = None
 
-    def for_margins(self) -> PassageReads:
-        """The reads the answer model's features take: of the question without its negation (see there)."""
+    def margins(self) -> list[Read]:
+        """The reads the answer model's features take (index.answer.features): the first READ_PASSAGES passages,
+        read for the question without its negation (see there)."""
         if self._for_margins is None:
             positive = without_negation(self._question)
             self._for_margins = self if positive == self._question else PassageReads(self.reader, positive, self._hits)
-        return self._for_margins
+        return self._for_margins.of(list(range(min(READ_PASSAGES, len(self._hits)))))
 
     def of(self, ranks: list[int]) -> list[Read]:
         """The reads of the passages of hits `ranks`, those not yet read read together in one batch."""

@@ -58,7 +58,7 @@ def question_rows(pipeline: Any, items: list[Any]) -> list[tuple[float, float, f
         pipeline.reading = replace(reading, reader=sure)
         sure.reads.clear()
         with_span = pipeline.ask(item.question)
-        pipeline.reading = replace(reading, min_score=math.inf)  # the same answer model, no span put first
+        pipeline.reading = replace(reading, short_answer=False)  # the same answer model, no span put first
         plain = pipeline.ask(item.question)
         if not plain.found:
             continue

@@ -45,17 +45,19 @@ def _with_scans(data: bytes, texts: list[str], context: ReadContext) -> tuple[li
     ocr = PageReader(context)
     sparse = [number for number, text in enumerate(texts) if _sparse(text)]
     drawn = _Drawing(data) if sparse else None
-    scanned = set(drawn.pictured(sparse)) if drawn is not None else set()
-    sections = []
-    for number, text in enumerate(texts):
-        place = f"page {number + 1}"
-        if number in scanned:
-            read = ocr.read(None, place) if not ocr.available else drawn.read(number, ocr, context, place)
-            sections.append(Section(read or text, place, ocr=bool(read.strip())))
-        else:
-            sections.append(Section(text, place))
-    if drawn is not None:
-        drawn.close()
+    try:
+        scanned = set(drawn.pictured(sparse)) if drawn is not None else set()
+        sections = []
+        for number, text in enumerate(texts):
+            place = f"page {number + 1}"
+            if number in scanned:
+                read = ocr.read(None, place) if not ocr.available else drawn.read(number, ocr, context, place)
+                sections.append(Section(read or text, place, ocr=bool(read.strip())))
+            else:
+                sections.append(Section(text, place))
+    finally:
+        if drawn is not None:
+            drawn.close()
     return sections, ocr
 
 
