@@ -110,10 +110,17 @@ train: setup
 SQUAD_TRAIN ?= ../shared/datasets/squad-train/squad-train-442-mixed.json.gz
 READER_RECIPE ?= cpu
 READER_WEIGHTS := .citebot/reader/$(READER_RECIPE)
+# A recipe that continues another starts from that one's weights, trained first only if they are missing.
+READER_START_cpu-more := .citebot/reader/cpu
+READER_START := $(READER_START_$(READER_RECIPE))
 
-train-reader: setup
-	$(BIN)/python -m index.reader.train --recipe $(READER_RECIPE) --squad-train $(SQUAD_TRAIN) --out $(READER_WEIGHTS)
+train-reader: setup $(READER_START)
+	$(BIN)/python -m index.reader.train --recipe $(READER_RECIPE) --squad-train $(SQUAD_TRAIN) --out $(READER_WEIGHTS) \
+		$(if $(READER_START),--start $(READER_START))
 	$(MAKE) export-reader
+
+.citebot/reader/cpu: | setup
+	$(BIN)/python -m index.reader.train --recipe cpu --squad-train $(SQUAD_TRAIN) --out $@
 
 # Export weights already trained (on a GPU machine, say) without training again; refit the answer scorer,
 # whose features hold the reader's margins; then choose, on the development parts through the whole
