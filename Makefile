@@ -6,8 +6,9 @@
 #               the span reader's margins among its features (about 8 minutes)
 #   make train-reader  fine-tune the span reader from the bundled MiniLM on ../shared/datasets/squad-train and
 #               export it (index/models/reader: int8 ONNX and its card), then refit the answer scorer on its margins;
-#               READER_RECIPE=cpu (default, under an hour on 2 cores) or gpu (the GPU recipe, for a machine with one:
-#               see README, "The span reader")
+#               READER_RECIPE=cpu (default, the shipped model, under an hour on 2 cores), cpu-more (the cpu model
+#               read on for 40 minutes more over other questions; measured, not shipped: README, "What limits it") or
+#               gpu (the GPU recipe, for a machine with one: see README, "The span reader")
 #   make bench-reader  the reader's worth and cost on the development parts, by passages read, beside it off
 #   make bench-reader-features  do the reader's margins, as features of the answer model, decide "not found"
 #               better? Cross-validated on the development parts, with and without them (about 15 minutes)

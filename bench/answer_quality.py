@@ -2,7 +2,8 @@
 
 By default the one replaced is the hand-weighted scorer: the code of OLD_COMMIT (the last
 commit before the learned scorer), taken from git into a scratch folder and run with this
-venv. With `--before-model COMMIT` it is the answer model file of COMMIT, run by this code
+venv; `--before-code COMMIT` takes another commit's code and models the same way. With
+`--before-model COMMIT` it is the answer model file of COMMIT, run by this code
 (the scorer takes its columns by name, so an older model file still loads). Both answer the
 report part of both labelled sets (eval/splits.json: documents never fitted or tuned on),
 each from an index built by its own code, with each set's own calibration, or with
@@ -11,6 +12,7 @@ comes from the eval, cold `citebot ask` is timed as a fresh process.
 
     .venv/bin/python bench/answer_quality.py   (make bench-quality; about 4 minutes)
     .venv/bin/python bench/answer_quality.py --before-model 2d86c79 --default-settings   (make bench-answer-model)
+    .venv/bin/python bench/answer_quality.py --before-code 8c5131e --default-settings   (a candidate against 8c5131e)
 """
 
 from __future__ import annotations
@@ -50,12 +52,14 @@ def main() -> None:
     parser.add_argument("--before-model", metavar="COMMIT",
                         help="before: the answer model file of COMMIT, run by this code (default: the code of "
                              f"{OLD_COMMIT})")
+    parser.add_argument("--before-code", metavar="COMMIT", default=OLD_COMMIT,
+                        help="before: the code and models (reader, answer model) of COMMIT, run with this venv")
     parser.add_argument("--default-settings", action="store_true",
                         help="the default calibration for both sets, not each set's own")
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
-    before_code, before_env, label = _before(args.before_model)
-    before_index = "new" if args.before_model else "old"  # this code's own index, or the old code's
+    before_code, before_env, label = _before(args.before_model, args.before_code)
+    before_index = "new" if args.before_model else f"code-{args.before_code}"  # this code's own index, or its own
     report_docs = load_splits()
     results = {}
     for name, (items_path, corpus, calibration) in SETS.items():
@@ -77,18 +81,19 @@ def main() -> None:
     print(_markdown(results, f"Before: {label}; after: the shipped answer model. {settings}."))
 
 
-def _before(commit: str | None) -> tuple[Path, dict[str, str], str]:
+def _before(model_commit: str | None, code_commit: str) -> tuple[Path, dict[str, str], str]:
     """The code, environment and name of what the shipped model is compared with."""
-    if commit:
-        model = WORK / f"answer-model-{commit}.json"
-        model.write_bytes(subprocess.run(["git", "show", f"{commit}:index/models/answer_scorer.json"], cwd=ROOT,
-                                         check=True, capture_output=True).stdout)
-        return ROOT, {"CITEBOT_ANSWER_MODEL": str(model)}, f"the answer model of {commit}"
-    old_code = Path(tempfile.mkdtemp(prefix="citebot-old-scorer-"))
-    archive = subprocess.run(["git", "archive", OLD_COMMIT, "bot", "index", "prompts"], cwd=ROOT, check=True,
+    if model_commit:
+        model = WORK / f"answer-model-{model_commit}.json"
+        model.write_bytes(subprocess.run(["git", "show", f"{model_commit}:index/models/answer_scorer.json"],
+                                         cwd=ROOT, check=True, capture_output=True).stdout)
+        return ROOT, {"CITEBOT_ANSWER_MODEL": str(model)}, f"the answer model of {model_commit}"
+    old_code = Path(tempfile.mkdtemp(prefix="citebot-before-"))
+    archive = subprocess.run(["git", "archive", code_commit, "bot", "index", "prompts"], cwd=ROOT, check=True,
                              capture_output=True).stdout
     subprocess.run(["tar", "-x", "-C", str(old_code)], input=archive, check=True)
-    return old_code, {}, f"the hand-weighted scorer of {OLD_COMMIT}"
+    name = "the hand-weighted scorer of" if code_commit == OLD_COMMIT else "the code and models of"
+    return old_code, {}, f"{name} {code_commit}"
 
 
 def _row(item) -> dict:
