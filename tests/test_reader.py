@@ -82,6 +82,8 @@ def test_a_second_training_stage_reads_questions_the_first_never_saw(tmp_path):
     assert sample(found, second) == drawn_second  # seeded: the same data draws the same examples
     with pytest.raises(SystemExit, match="--start"):
         train(second, tmp_path, tmp_path / "squad.json", tmp_path / "out", start=None)
+    with pytest.raises(SystemExit, match="--start"):  # a folder that holds no first stage's card
+        train(second, tmp_path, tmp_path / "squad.json", tmp_path / "out", start=tmp_path)
 
 
 def test_the_shipped_reader_finds_a_date_and_a_name(reader):
