@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from index.answer.features import FEATURES, RETRIEVAL_FEATURES  # noqa: E402
-from index.evaluate.train import ANSWERED_FLOOR, FLOORED, Judged, Labelled, cross_validated, handled, \
-    threshold_of  # noqa: E402
+from index.evaluate.train import ANSWERED_FLOOR, FLOORED, Judged, cross_validated, handled, threshold_of, \
+    with_features  # noqa: E402
 
 ANSWERED = (0.6, 0.7, 0.8, 0.9)  # shares of the answerable questions answered, for the matched comparison
 FIGURES = ("balanced_handled_right", "answerable_answered", "unanswerable_declined")
@@ -50,16 +50,14 @@ def main() -> None:
     settings = Settings()
     rows, _, _ = labelled_rows(argparse.Namespace(items=ROOT / "eval" / "qa.jsonl", squad=ROOT / SQUAD, splits=None),
                                settings, Reader.load(settings.reader_model))
-    models = {"trees alone": [FEATURES.index(n) for n in RETRIEVAL_FEATURES],
-              "trees + reader": list(range(len(FEATURES)))}
+    models = {"trees alone": RETRIEVAL_FEATURES, "trees + reader": FEATURES}
     print("cross-validated over documents, development parts, each set's own calibration, as `citebot train` "
           "judges: the threshold by its rule over all assignments, figures averaged over them; then unanswerable "
           "declined at a matched share of answerable answered")
     print(f"{'':16s}{'':18s}{'threshold':>10s}" + "".join(f"{k.split('_')[-1]:>10s}" for k in FIGURES)
           + "".join(f"{'@' + str(s):>8s}" for s in ANSWERED))
-    for label, columns in models.items():
-        subset = [Labelled(r.dataset, r.document, r.answerable, r.features[:, columns], r.holds_answer) for r in rows]
-        judged = cross_validated(subset, args.assignments)
+    for label, features in models.items():
+        judged = cross_validated(with_features(rows, features), args.assignments)
         for name, floor in [(FLOORED, ANSWERED_FLOOR), (FLOORED, 0.0)] + [(n, 0.0) for n in judged if n != FLOORED]:
             threshold = threshold_of(judged[name].curves(), floor)
             figures = judged[name].handled(threshold)

@@ -39,6 +39,13 @@ RETRIEVAL_FEATURES = (
 # and whether the question's best span lies in the unit.
 READER_FEATURES = ("reader_passage_margin", "reader_span_in_unit", "reader_best_margin", "reader_best_span_in_unit")
 FEATURES = RETRIEVAL_FEATURES + READER_FEATURES
+
+
+def columns_of(names: Sequence[str]) -> list[int]:
+    """Where the features `names` stand in a row of FEATURES, in the order given."""
+    return [FEATURES.index(name) for name in names]
+
+
 READ_PASSAGES = 2  # the first hits' passages, in retrieval order, so the reader's columns do not wait on the trees
 UNREAD = -20.0  # the margin of a passage the reader did not read: far under any read one
 MIN_WORDS = 3  # shorter units are scraps, unless a "Label: value" line

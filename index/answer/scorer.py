@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from index.answer.features import FEATURES, READER_FEATURES
+from index.answer.features import FEATURES, READER_FEATURES, columns_of
 
 FORMAT = "citebot-answer-scorer/2"
 TREE_FIELDS = ("feature", "threshold", "left", "right", "value", "leaf")
@@ -100,7 +100,7 @@ class AnswerScorer:
     @cached_property
     def _columns(self) -> list[int]:
         """Where the trees' features stand in a row of FEATURES."""
-        return [FEATURES.index(name) for name in self.features]
+        return columns_of(self.features)
 
     @property
     def needs_reader(self) -> bool:

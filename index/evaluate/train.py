@@ -24,7 +24,7 @@ from index.evaluate.datasets import DEVELOPMENT, describe, document_of, select_p
 from index.evaluate.plot import calibration_bins
 from index.evaluate.run import EvalItem
 from index.evaluate.spans import normalised
-from index.answer.features import FEATURES, candidates
+from index.answer.features import FEATURES, candidates, columns_of
 from index.answer.short import PassageReads
 from index.answer.scorer import AnswerScorer, Calibration, Trees
 
@@ -85,8 +85,7 @@ def fit(rows: list[Labelled], data_card: dict[str, Any],
     One set's questions can be far harder to decline than another's (SQuAD's unanswerable
     questions were written to look answerable), so a threshold fitted to both serves neither.
     """
-    columns = [FEATURES.index(name) for name in features]
-    rows = [replace(row, features=row.features[:, columns]) for row in rows]
+    rows = with_features(rows, features)
     calibrations, figures, tables = {}, {}, {}
     for name, judged in cross_validated(rows, ASSIGNMENTS).items():
         threshold = threshold_of(judged.curves(), ANSWERED_FLOOR if name == FLOORED else 0.0)
@@ -96,6 +95,12 @@ def fit(rows: list[Labelled], data_card: dict[str, Any],
     card = {"goal": GOAL, "cross_validated": figures, "calibration_tables": tables, "data": data_card,
             "folds": FOLDS, "assignments": ASSIGNMENTS, "trees": TREES, "libraries": _libraries()}
     return AnswerScorer(_fit_units(rows), calibrations, card, tuple(features)), figures
+
+
+def with_features(rows: list[Labelled], features: tuple[str, ...]) -> list[Labelled]:
+    """The rows with only the columns named `features`, in that order: what a scorer reading them is fitted on."""
+    columns = columns_of(features)
+    return [replace(row, features=row.features[:, columns]) for row in rows]
 
 
 @dataclass(frozen=True)

@@ -73,20 +73,24 @@ def training_windows(found: list[Example], tokenizer, recipe: Recipe) -> tuple[l
 def sample(found: list[Example], recipe: Recipe) -> list[Example]:
     """The recipe's seeded draw of examples, made negatives among them; disjoint from what the recipe it
     continues drew."""
+    return _draw(_pool(found, recipe), recipe)
+
+
+def _draw(pool: list[Example], recipe: Recipe) -> list[Example]:
     rng = random.Random(recipe.seed)
-    found = _pool(found, recipe)
-    if recipe.examples is not None and recipe.examples < len(found):
-        found = rng.sample(found, recipe.examples)
-    rng.shuffle(found)
-    return found
+    drawn = rng.sample(pool, recipe.examples) if recipe.examples is not None and recipe.examples < len(pool) \
+        else list(pool)
+    rng.shuffle(drawn)
+    return drawn
 
 
 def _pool(found: list[Example], recipe: Recipe) -> list[Example]:
     if recipe.continues is None:
         return with_negatives(found, recipe.negative_rate, recipe.seed)
     earlier = RECIPES[recipe.continues]
-    seen = set(sample(found, earlier))
-    return [example for example in _pool(found, earlier) if example not in seen]
+    pool = _pool(found, earlier)
+    seen = set(_draw(pool, earlier))
+    return [example for example in pool if example not in seen]
 
 
 def train(recipe: Recipe, base: Path, squad_train: Path, out: Path, start: Path | None = None) -> dict:
