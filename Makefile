@@ -113,6 +113,7 @@ READER_RECIPE ?= cpu
 READER_WEIGHTS := .citebot/reader/$(READER_RECIPE)
 # A recipe that continues another starts from that one's weights, trained first only if they are missing.
 READER_START_cpu-more := .citebot/reader/cpu
+READER_START_cpu-hard := .citebot/reader/cpu-more
 READER_START := $(READER_START_$(READER_RECIPE))
 
 train-reader: setup $(READER_START)
@@ -122,6 +123,9 @@ train-reader: setup $(READER_START)
 
 .citebot/reader/cpu: | setup
 	$(BIN)/python -m index.reader.train --recipe cpu --squad-train $(SQUAD_TRAIN) --out $@
+
+.citebot/reader/cpu-more: | .citebot/reader/cpu
+	$(BIN)/python -m index.reader.train --recipe cpu-more --squad-train $(SQUAD_TRAIN) --out $@ --start $|
 
 # Export weights already trained (on a GPU machine, say) without training again; refit the answer scorer,
 # whose features hold the reader's margins; then choose, on the development parts through the whole

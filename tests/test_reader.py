@@ -66,6 +66,25 @@ def test_made_negatives_are_questions_their_paragraph_does_not_answer():
             assert swapped_in and not any(word.strip("?") in negative.context for word in swapped_in)
 
 
+def test_look_alikes_made_from_the_paragraphs_own_words_are_not_answered_by_it():
+    context = ("The Vistula is the longest river in Poland. In 1854 the first bridge over it was built by "
+               "Stanisław Kierbedź. The Royal Castle stands above it in Warsaw.")
+    found = [Example("Warsaw", "What is the longest river in Poland?", context, "Vistula", context.index("Vistula")),
+             Example("Warsaw", "Who built the first bridge over the Vistula?", context, "Stanisław Kierbedź",
+                     context.index("Stanisław"))]
+    made = {e.question: e.kind for e in with_negatives(found, rate=1.0, seed=1, kinds=("opposite", "swapped-within"))
+            if not e.answerable}
+    # "longest" has no "shortest" in the paragraph; "first" has "last" nowhere either
+    assert made.get("What is the shortest river in Poland?") == "opposite"
+    assert made.get("Who built the last bridge over the Vistula?") == "opposite"
+    # a name swapped for another the paragraph names outside the answer's sentence, never the answer itself, nor
+    # a sentence's capitalised first word ("In")
+    swapped = {question for question, kind in made.items() if kind == "swapped-within"}
+    assert swapped & {"Who built the first bridge over the Poland?", "Who built the first bridge over the Warsaw?"}
+    assert swapped <= {"Who built the first bridge over the Poland?", "Who built the first bridge over the Warsaw?",
+                       "What is the longest river in Warsaw?"}, swapped
+
+
 def test_a_second_training_stage_reads_questions_the_first_never_saw(tmp_path):
     from dataclasses import replace
 

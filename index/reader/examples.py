@@ -7,6 +7,10 @@ paragraph looks like it answers but does not:
 - a name, number or year of the question swapped for another of its kind from the article
   that the paragraph does not hold (over half of SQuAD 2.0's human-written negatives are such swaps);
 - a negation put into the question ("Who was not elected ...").
+Two more come closer to what SQuAD 2.0's writers did, whose look-alikes use the paragraph's own words:
+- a word of the question turned into its opposite that the paragraph never uses ("largest" → "smallest");
+- a name or number of the question swapped for another of the same paragraph, from outside the sentence
+  that holds the answer ("What did Westinghouse sell to Tesla?").
 Which questions get which is drawn from a seeded generator, so the same data gives the same examples.
 """
 
@@ -26,6 +30,16 @@ NAME = re.compile(r"\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)*\b")
 NUMBER = re.compile(r"\b\d[\d,.]*\b")
 AUXILIARY = re.compile(r"\b(is|was|are|were|did|does|do|has|had|have|can|could|will|would)\b")
 QUESTION_WORDS = frozenset("What Which Who Whom Whose When Where Why How In On At By For From Of To The A An".split())
+_PAIRS = """largest smallest, biggest smallest, highest lowest, most least, first last, earliest latest,
+oldest newest, longest shortest, before after, more less, increase decrease, increased decreased, north south,
+east west, northern southern, eastern western, maximum minimum, major minor, best worst, higher lower,
+larger smaller, older younger, longer shorter, won lost, above below, inside outside, upper lower, top bottom,
+early late, began ended, rise fall, private public, internal external, import export, imports exports,
+positive negative, success failure, successful unsuccessful, allowed forbidden, legal illegal, same different"""
+OPPOSITE = {a: b for pair in _PAIRS.split(",") for a, b in [pair.split()]}
+OPPOSITE |= {b: a for a, b in list(OPPOSITE.items()) if b not in OPPOSITE}
+WORD = re.compile(r"[A-Za-z]+")
+NEGATIVE_KINDS = ("other-paragraph", "swapped", "negated")  # the kinds made unless a recipe names others
 
 
 @dataclass(frozen=True)
@@ -75,8 +89,9 @@ def _checked_start(context: str, text: str, start: int) -> int:
     return context.find(text)
 
 
-def with_negatives(answerable: list[Example], rate: float, seed: int) -> list[Example]:
-    """The examples, and for a share `rate` of the answerable ones a negative of each kind that can be made."""
+def with_negatives(answerable: list[Example], rate: float, seed: int,
+                   kinds: tuple[str, ...] = NEGATIVE_KINDS) -> list[Example]:
+    """The examples, and for a share `rate` of the answerable ones a negative of each of `kinds` that can be made."""
     rng = random.Random(seed)
     by_article: dict[str, list[str]] = {}
     for example in answerable:
@@ -87,8 +102,8 @@ def with_negatives(answerable: list[Example], rate: float, seed: int) -> list[Ex
     for example in answerable:
         if not example.answerable or rng.random() >= rate:
             continue
-        for negative in (_other_paragraph(example, by_article[example.article], rng), _swapped(example, by_article[
-                example.article], rng), _negated(example, rng)):
+        for kind in kinds:
+            negative = _MAKERS[kind](example, by_article[example.article], rng)
             if negative is not None:
                 made.append(negative)
     return answerable + made
@@ -118,12 +133,63 @@ def _swapped(example: Example, contexts: list[str], rng: random.Random) -> Examp
     return None
 
 
-def _negated(example: Example, rng: random.Random) -> Example | None:
+def _negated(example: Example, contexts: list[str], rng: random.Random) -> Example | None:
     match = AUXILIARY.search(example.question)
     if match is None or " not " in example.question or rng.random() >= 0.5:
         return None
     question = example.question[: match.end()] + " not" + example.question[match.end() :]
     return replace(example, question=question, answer="", answer_start=-1, kind="negated")
+
+
+def _opposite(example: Example, contexts: list[str], rng: random.Random) -> Example | None:
+    """A word of the question turned into its opposite, where the paragraph never says the opposite."""
+    said = {w.lower() for w in WORD.findall(example.context)}
+    words = [m for m in WORD.finditer(example.question)
+             if m.group().lower() in OPPOSITE and OPPOSITE[m.group().lower()] not in said]
+    if not words:
+        return None
+    target = rng.choice(words)
+    opposite = OPPOSITE[target.group().lower()]
+    opposite = opposite.capitalize() if target.group()[0].isupper() else opposite
+    question = example.question[: target.start()] + opposite + example.question[target.end() :]
+    return replace(example, question=question, answer="", answer_start=-1, kind="opposite")
+
+
+def _swapped_within(example: Example, contexts: list[str], rng: random.Random) -> Example | None:
+    """A name or number of the question replaced by another of its kind from the paragraph, taken from outside
+    the sentence that holds the answer, so the paragraph says something of it, but not this."""
+    sentence = _sentence_around(example.context, example.answer_start)
+    for pattern in (NAME, NUMBER):
+        own = [m for m in pattern.finditer(example.question) if m.group() not in QUESTION_WORDS
+               and m.group() in example.context and m.start() > 0]
+        if not own:
+            continue
+        # a capitalised word that opens a sentence is no name ("Called", "It")
+        pool = sorted({m.group() for m in pattern.finditer(example.context) if m.group() not in QUESTION_WORDS
+                       and not _opens_sentence(example.context, m.start())
+                       and m.group() not in example.question and m.group() not in sentence
+                       and m.group() not in example.answer and example.answer not in m.group()})
+        if not pool:
+            continue
+        target = rng.choice(own)
+        question = example.question[: target.start()] + rng.choice(pool) + example.question[target.end() :]
+        return replace(example, question=question, answer="", answer_start=-1, kind="swapped-within")
+    return None
+
+
+def _opens_sentence(text: str, at: int) -> bool:
+    before = text[:at].rstrip()
+    return not before or before[-1] in ".!?\n\"'"
+
+
+def _sentence_around(context: str, at: int) -> str:
+    start = max(context.rfind(". ", 0, at), context.rfind("\n", 0, at)) + 1
+    ends = [i for i in (context.find(". ", at), context.find("\n", at)) if i >= 0]
+    return context[start : min(ends) if ends else len(context)]
+
+
+_MAKERS = {"other-paragraph": _other_paragraph, "swapped": _swapped, "negated": _negated,
+           "opposite": _opposite, "swapped-within": _swapped_within}
 
 
 def split_articles(titles: Iterable[str], validation_share: float) -> tuple[frozenset[str], frozenset[str]]:
