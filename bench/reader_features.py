@@ -49,7 +49,7 @@ def main() -> None:
 
     settings = Settings()
     rows, _, _ = labelled_rows(argparse.Namespace(items=ROOT / "eval" / "qa.jsonl", squad=ROOT / SQUAD, splits=None),
-                               settings, Reader.load(settings.reader_model))
+                               settings, Reader.load(settings.answer_reader_model))
     models = {"trees alone": RETRIEVAL_FEATURES, "trees + reader": FEATURES}
     print("cross-validated over documents, development parts, each set's own calibration, as `citebot train` "
           "judges: the threshold by its rule over all assignments, figures averaged over them; then unanswerable "

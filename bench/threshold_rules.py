@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = Settings()
     rows, _, _ = labelled_rows(argparse.Namespace(items=ROOT / "eval" / "qa.jsonl", squad=ROOT / SQUAD, splits=None),
-                               settings, Reader.load(settings.reader_model))
+                               settings, Reader.load(settings.answer_reader_model))
     names = sorted({r.dataset for r in rows})
     first = None
     curves: dict[str, list[np.ndarray]] = {name: [] for name in names}
@@ -193,7 +193,7 @@ def examples(calibrations: list[tuple[float, float, float]]) -> None:
           f"(shipped calibration, then the {len(calibrations)} above):")
     for question, answerable in EXAMPLES:
         asked, hits = pipeline.evidence(question)
-        reads = PassageReads(pipeline.reading.reader, asked.text, hits).margins()
+        reads = PassageReads(pipeline.reading.reader, asked.text, hits, pipeline.reading.answer_reader).margins()
         logit = float(pipeline.scorer.logits(candidates(asked, hits, reads)[1]).max())
         cells = []
         for slope, bias, threshold in rules:

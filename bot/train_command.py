@@ -31,7 +31,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from index.evaluate.train import data_card, fit, write_model
     from index.reader.model import Reader
 
-    reader = None if args.no_reader else Reader.load(settings.reader_model)
+    reader = None if args.no_reader else Reader.load(settings.answer_reader_model)
     rows, loaded, report_docs = labelled_rows(args, settings, reader)
     card = data_card(loaded, report_docs, expected_meta(settings), reader)
     scorer, figures = fit(rows, card, RETRIEVAL_FEATURES if reader is None else FEATURES)

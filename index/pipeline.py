@@ -45,7 +45,7 @@ class Pipeline:
 
     def __init__(self, settings: Settings, embedder: Encoder, store: Store, prompts: Prompts,
                  scorer: AnswerScorer | None, generator: LlmAnswerer | None = None,
-                 reader: Reader | None = None) -> None:
+                 reader: Reader | None = None, answer_reader: Reader | None = None) -> None:
         self.settings = settings
         self.embedder = embedder
         self.store = store
@@ -56,11 +56,13 @@ class Pipeline:
         self.min_confidence = settings.min_confidence if settings.min_confidence is not None else owner \
             if owner is not None else self.calibration.threshold if self.calibration is not None else 0.5
         self.generator = generator  # the optional LLM; None answers extractively
-        if scorer is not None and scorer.needs_reader and reader is None:
+        if scorer is not None and scorer.needs_reader and answer_reader is None:
             raise ScorerError("the answer model weighs the span reader's margins, and no reader is loaded")
-        # Off, the reader still reads for an answer model that weighs its margins, but no short answer is shown.
-        self.reading = Reading(reader, settings.reader_passages, self.min_confidence, settings.reader) \
-            if reader is not None else None
+        # Off, the answer model's reader still reads for its margins, but no short answer is shown.
+        span_reader = reader if reader is not None and settings.reader else None
+        self.reading = Reading(span_reader or answer_reader, settings.reader_passages, self.min_confidence,
+                               span_reader is not None, answer_reader) \
+            if span_reader is not None or answer_reader is not None else None
         # The LLM words only answers a user would get; the eval lowers min_confidence to see every answer.
         self.llm_min_confidence = self.min_confidence
         self._reload_lock = threading.Lock()
@@ -95,8 +97,11 @@ class Pipeline:
         scorer = AnswerScorer.load(settings.answer_model)
         wants_llm = settings.llm_provider == "openai" or settings.llm_model_path is not None
         generator = LlmAnswerer.from_settings(settings, prompts) if wants_llm else None
-        reader = Reader.load(settings.reader_model) if settings.reader or scorer.needs_reader else None
-        return cls(settings, embedder or open_encoder(settings), store, prompts, scorer, generator, reader)
+        answer_reader = Reader.load(settings.answer_reader_model) if scorer.needs_reader else None
+        same = answer_reader is not None and settings.answer_reader_model.resolve() == settings.reader_model.resolve()
+        reader = (answer_reader if same else Reader.load(settings.reader_model)) if settings.reader else None
+        return cls(settings, embedder or open_encoder(settings), store, prompts, scorer, generator, reader,
+                   answer_reader)
 
     def search(self, question: str) -> list[Hit]:
         question = normalise_question(question)

@@ -104,12 +104,17 @@ class Settings(BaseSettings):
     )
     reader: bool = Field(
         True, description="Put the span reader's exact answer (reader_model), a date, a name, a number, first, "
-        "above the cited sentence that holds it. Off: the sentences alone. The reader still reads for an answer "
-        "model that weighs its margins (the shipped one does).")
+        "above the cited sentence that holds it. Off: the sentences alone. The answer model's reader still reads "
+        "for an answer model that weighs its margins (the shipped one does).")
     reader_model: Path = Field(
         Path(__file__).resolve().parent / "models" / "reader",
-        description="Folder of the span reader `make train-reader` writes: model.onnx (int8), tokenizer.json and "
-        "reader.json, its card, checked at load.")
+        description="Folder of the span reader that finds the short answer, `make train-reader` writes it: "
+        "model.onnx (int8), tokenizer.json and reader.json, its card, checked at load.")
+    answer_reader_model: Path = Field(
+        Path(__file__).resolve().parent / "models" / "answer_reader",
+        description="Folder of the reader whose margins the answer model weighs, the one `citebot train` read: "
+        "other weights give other margins, so it changes only with a refit (`make refit-answer-reader`). The "
+        "same folder as reader_model is read once.")
     reader_passages: int = Field(
         1, ge=1, le=20, description="Passages the reader reads, those of the best-scored sentences first. On the "
         "development parts one gave the best short answers (F1 0.59 and 0.48, against 0.54 and 0.45 reading two) in "

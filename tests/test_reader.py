@@ -140,7 +140,7 @@ def test_a_reader_whose_card_is_not_its_model_is_refused(tmp_path):
 def test_the_shipped_reader_is_small_and_has_its_card():
     card = json.loads((DEFAULT_FOLDER / "reader.json").read_text(encoding="utf-8"))
     assert (DEFAULT_FOLDER / "model.onnx").stat().st_size <= 30 * 2**20
-    assert card["training"]["recipe"]["name"] in ("cpu", "cpu-more", "gpu")
+    assert card["training"]["recipe"]["name"] in ("cpu", "cpu-more", "cpu-hard", "gpu")
     assert card["training"]["base_model"].startswith("sentence-transformers/all-MiniLM-L6-v2")
     assert 0 < card["validation"]["forced_f1"] <= 1
 
@@ -190,8 +190,28 @@ def test_a_missing_reader_model_is_reported_at_start(built_index, embedder, corp
                       embedder)
 
 
-def test_the_shipped_reader_folder_holds_only_what_is_loaded():
-    assert sorted(p.name for p in Path(DEFAULT_FOLDER).iterdir()) == ["model.onnx", "reader.json", "tokenizer.json"]
+def test_another_span_reader_changes_the_short_answer_never_which_questions_are_answered(
+        built_index, embedder, corpus_dir):
+    from index.pipeline import Pipeline
+    from index.settings import Settings
+
+    settings = Settings(corpus_dir=corpus_dir, index_dir=built_index)
+    shipped = Pipeline.open(settings, embedder)
+    # the answer model's own reader as the span reader too: loaded once, read once
+    one = Pipeline.open(settings.model_copy(update={"reader_model": settings.answer_reader_model}), embedder)
+    assert one.reading.reader is one.reading.answer_reader
+    assert shipped.reading.reader is not shipped.reading.answer_reader
+    for question in ("When did an EU delegation visit Bokayev in detention?", "who chaired the DROI delegation?",
+                     "who founded the Open Dialog Foundation", "hi"):
+        mine, other = shipped.ask(question), one.ask(question)
+        assert (mine.found, mine.confidence) == (other.found, other.confidence), question
+
+
+def test_the_shipped_reader_folders_hold_only_what_is_loaded():
+    from index.settings import Settings
+
+    for folder in (DEFAULT_FOLDER, Settings().answer_reader_model):
+        assert sorted(p.name for p in Path(folder).iterdir()) == ["model.onnx", "reader.json", "tokenizer.json"]
 
 
 def test_the_span_goes_first_above_the_margin_where_it_beats_its_sentence():

@@ -43,20 +43,21 @@ class Unit:
 @dataclass(frozen=True)
 class Reading:
     """The span reader, how many of the best units' passages it reads for the short answer, the least score (the
-    answer threshold) of a unit its span may move to the front, and whether a short answer is given at all (if
-    not, the reader reads for the answer model's features alone)."""
+    answer threshold) of a unit its span may move to the front, whether a short answer is given at all, and the
+    reader whose margins the answer model weighs (None: `reader`)."""
 
     reader: Reader
     passages: int
     min_score: float
     short_answer: bool = True
+    answer_reader: Reader | None = None
 
 
 def compose(question: Question, hits: list[Hit], scorer: AnswerScorer, calibration: Calibration,
             min_confidence: float, max_units: int, not_found_text: str, reading: Reading | None = None) -> Answer:
     """The cited answer, the reader's short answer first where it finds one, or a plain 'not found' with the
     closest passages."""
-    reads = PassageReads(reading.reader, question.text, hits) if reading is not None else None
+    reads = PassageReads(reading.reader, question.text, hits, reading.answer_reader) if reading is not None else None
     units = score_units(question, hits, scorer, calibration, reads)
     confidence = units[0].score if units else 0.0
     if not units or confidence < min_confidence:

@@ -23,10 +23,12 @@ if TYPE_CHECKING:
 
 
 class PassageReads:
-    """The reader's reads of one question's passages, by hit rank: each passage read once per question."""
+    """The reader's reads of one question's passages, by hit rank: each passage read once per question.
+    `answer_reader`, where the answer model weighs another reader's margins than the span's (None: `reader`)."""
 
-    def __init__(self, reader: Reader, question: str, hits: list[Hit]) -> None:
+    def __init__(self, reader: Reader, question: str, hits: list[Hit], answer_reader: Reader | None = None) -> None:
         self.reader = reader
+        self.answer_reader = answer_reader or reader
         self._question = question
         self._hits = hits
         self._reads: dict[int, Read] = {}
@@ -37,7 +39,8 @@ class PassageReads:
         read for the question without its negation (see there)."""
         if self._for_margins is None:
             positive = without_negation(self._question)
-            self._for_margins = self if positive == self._question else PassageReads(self.reader, positive, self._hits)
+            same = positive == self._question and self.answer_reader is self.reader
+            self._for_margins = self if same else PassageReads(self.answer_reader, positive, self._hits)
         return self._for_margins.of(list(range(min(READ_PASSAGES, len(self._hits)))))
 
     def of(self, ranks: list[int]) -> list[Read]:

@@ -3,10 +3,11 @@
 The machine has torch and transformers but no network and no citebot install; it gets a copy of
 the checkout (64 MiB at most) and sends back at most 8 files of 16 MiB. So:
 - `pack` writes .device/ (git ignores it): the MiniLM weights in fp16 (about 45 MB) and the
-  gzipped SQuAD train file (8 MB). The checkout's own reader model (about 23 MB) must stay
+  gzipped SQuAD train file (8 MB). The checkout's own reader models (about 23 MB each) must stay
   behind for that call: `pack` says how.
 - the machine runs index.reader.train with the gpu recipe and splits the fp16 weights into parts;
-- `unpack` joins the parts into .citebot/reader/gpu, ready for `make export-reader READER_RECIPE=gpu`.
+- `unpack` joins the parts into .citebot/reader/gpu, ready for `make export-reader READER_RECIPE=gpu` (the span
+  reader) and, if `make bench-reader-features` finds its margins worth it, `make refit-answer-reader`.
 
     python -m index.reader.device pack
     python -m index.reader.device unpack FOLDER_THE_FILES_CAME_TO
@@ -42,8 +43,8 @@ def pack() -> None:
             shutil.copy(default_base() / name, base / name)
     shutil.copy(SQUAD_TRAIN, PACKED / SQUAD_TRAIN.name)
     size = sum(p.stat().st_size for p in PACKED.rglob("*") if p.is_file()) / 2**20
-    print(f"packed {PACKED} ({size:.0f} MiB, ignored by git). Move index/models/reader/model.onnx aside for the "
-          "call, which carries 64 MiB at most (git checkout restores it), then run with carry ['.device'] and "
+    print(f"packed {PACKED} ({size:.0f} MiB, ignored by git). Move index/models/reader/model.onnx and index/models/answer_reader/model.onnx "
+          "aside for the call, which carries 64 MiB at most (git checkout restores it), then run with carry ['.device'] and "
           f"timeout_s 540:\n  {COMMAND.format(data=SQUAD_TRAIN.name)}")
 
 
@@ -57,7 +58,9 @@ def unpack(folder: Path) -> None:
             joined.write(part.read_bytes())
     for name in ("config.json", "training.json"):
         shutil.copy(folder / "w" / name, WEIGHTS / name)
-    print(f"unpacked into {WEIGHTS}; now: make export-reader READER_RECIPE=gpu")
+    print(f"unpacked into {WEIGHTS}; now: make export-reader READER_RECIPE=gpu (the span reader), then "
+          "CITEBOT_ANSWER_READER_MODEL=index/models/reader make bench-reader-features, before make refit-answer-reader "
+          "READER_RECIPE=gpu")
 
 
 def main(argv: list[str] | None = None) -> int:
