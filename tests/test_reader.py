@@ -137,9 +137,13 @@ def test_a_reader_whose_card_is_not_its_model_is_refused(tmp_path):
         Reader.load(folder)
 
 
-def test_the_shipped_reader_is_small_and_has_its_card():
-    card = json.loads((DEFAULT_FOLDER / "reader.json").read_text(encoding="utf-8"))
-    assert (DEFAULT_FOLDER / "model.onnx").stat().st_size <= 30 * 2**20
+@pytest.mark.parametrize("which", ["span reader", "answer reader"])
+def test_the_shipped_readers_are_small_and_have_their_cards(which):
+    from index.settings import Settings
+
+    folder = DEFAULT_FOLDER if which == "span reader" else Settings().answer_reader_model
+    card = json.loads((folder / "reader.json").read_text(encoding="utf-8"))
+    assert (folder / "model.onnx").stat().st_size <= 30 * 2**20
     assert card["training"]["recipe"]["name"] in ("cpu", "cpu-more", "cpu-hard", "gpu")
     assert card["training"]["base_model"].startswith("sentence-transformers/all-MiniLM-L6-v2")
     assert 0 < card["validation"]["forced_f1"] <= 1
