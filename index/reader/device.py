@@ -43,9 +43,10 @@ def pack() -> None:
             shutil.copy(default_base() / name, base / name)
     shutil.copy(SQUAD_TRAIN, PACKED / SQUAD_TRAIN.name)
     size = sum(p.stat().st_size for p in PACKED.rglob("*") if p.is_file()) / 2**20
-    print(f"packed {PACKED} ({size:.0f} MiB, ignored by git). Move index/models/reader/model.onnx and index/models/answer_reader/model.onnx "
-          "aside for the call, which carries 64 MiB at most (git checkout restores it), then run with carry ['.device'] and "
-          f"timeout_s 540:\n  {COMMAND.format(data=SQUAD_TRAIN.name)}")
+    print(f"packed {PACKED} ({size:.0f} MiB, ignored by git). Move index/models/reader/model.onnx and "
+          "index/models/answer_reader/model.onnx aside for the call, which carries 64 MiB at most (git checkout "
+          "restores them), then run with carry ['.device'] and timeout_s 540:\n  "
+          + COMMAND.format(data=SQUAD_TRAIN.name))
 
 
 def unpack(folder: Path) -> None:

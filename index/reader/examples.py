@@ -21,7 +21,7 @@ import hashlib
 import json
 import random
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -118,19 +118,10 @@ def _other_paragraph(example: Example, contexts: list[str], rng: random.Random) 
 
 def _swapped(example: Example, contexts: list[str], rng: random.Random) -> Example | None:
     """A name or number of the question replaced by one from elsewhere in the article, absent from the paragraph."""
-    for pattern in (NUMBER, NAME):
-        own = [m for m in pattern.finditer(example.question) if m.group() not in QUESTION_WORDS
-               and m.group() in example.context]
-        if not own:
-            continue
-        pool = sorted({m.group() for c in contexts for m in pattern.finditer(c)
-                       if m.group() not in example.context and m.group() not in QUESTION_WORDS})
-        if not pool:
-            continue
-        target = rng.choice(own)
-        question = example.question[: target.start()] + rng.choice(pool) + example.question[target.end() :]
-        return replace(example, question=question, answer="", answer_start=-1, kind="swapped")
-    return None
+    def pool(pattern: re.Pattern) -> set[str]:
+        return {m.group() for c in contexts for m in pattern.finditer(c) if m.group() not in example.context}
+
+    return _swap(example, (NUMBER, NAME), pool, rng, "swapped")
 
 
 def _negated(example: Example, contexts: list[str], rng: random.Random) -> Example | None:
@@ -138,7 +129,7 @@ def _negated(example: Example, contexts: list[str], rng: random.Random) -> Examp
     if match is None or " not " in example.question or rng.random() >= 0.5:
         return None
     question = example.question[: match.end()] + " not" + example.question[match.end() :]
-    return replace(example, question=question, answer="", answer_start=-1, kind="negated")
+    return _unanswerable(example, question, "negated")
 
 
 def _opposite(example: Example, contexts: list[str], rng: random.Random) -> Example | None:
@@ -152,29 +143,43 @@ def _opposite(example: Example, contexts: list[str], rng: random.Random) -> Exam
     opposite = OPPOSITE[target.group().lower()]
     opposite = opposite.capitalize() if target.group()[0].isupper() else opposite
     question = example.question[: target.start()] + opposite + example.question[target.end() :]
-    return replace(example, question=question, answer="", answer_start=-1, kind="opposite")
+    return _unanswerable(example, question, "opposite")
 
 
 def _swapped_within(example: Example, contexts: list[str], rng: random.Random) -> Example | None:
     """A name or number of the question replaced by another of its kind from the paragraph, taken from outside
     the sentence that holds the answer, so the paragraph says something of it, but not this."""
     sentence = _sentence_around(example.context, example.answer_start)
-    for pattern in (NAME, NUMBER):
+
+    def pool(pattern: re.Pattern) -> set[str]:
+        # a capitalised word that opens a sentence is no name ("Called", "It")
+        return {m.group() for m in pattern.finditer(example.context)
+                if not _opens_sentence(example.context, m.start()) and m.group() not in example.question
+                and m.group() not in sentence and m.group() not in example.answer and example.answer not in m.group()}
+
+    return _swap(example, (NAME, NUMBER), pool, rng, "swapped-within", first_word=False)
+
+
+def _swap(example: Example, patterns: tuple[re.Pattern, ...], pool: Callable[[re.Pattern], set[str]],
+          rng: random.Random, kind: str, first_word: bool = True) -> Example | None:
+    """One name or number of the question that the paragraph holds replaced by one of `pool(pattern)`, for the
+    first of `patterns` that has both; `first_word`: whether the question's first word may be the one replaced."""
+    for pattern in patterns:
         own = [m for m in pattern.finditer(example.question) if m.group() not in QUESTION_WORDS
-               and m.group() in example.context and m.start() > 0]
+               and m.group() in example.context and (first_word or m.start() > 0)]
         if not own:
             continue
-        # a capitalised word that opens a sentence is no name ("Called", "It")
-        pool = sorted({m.group() for m in pattern.finditer(example.context) if m.group() not in QUESTION_WORDS
-                       and not _opens_sentence(example.context, m.start())
-                       and m.group() not in example.question and m.group() not in sentence
-                       and m.group() not in example.answer and example.answer not in m.group()})
-        if not pool:
+        replacements = sorted(pool(pattern) - QUESTION_WORDS)
+        if not replacements:
             continue
         target = rng.choice(own)
-        question = example.question[: target.start()] + rng.choice(pool) + example.question[target.end() :]
-        return replace(example, question=question, answer="", answer_start=-1, kind="swapped-within")
+        return _unanswerable(example, example.question[: target.start()] + rng.choice(replacements)
+                             + example.question[target.end() :], kind)
     return None
+
+
+def _unanswerable(example: Example, question: str, kind: str) -> Example:
+    return replace(example, question=question, answer="", answer_start=-1, kind=kind)
 
 
 def _opens_sentence(text: str, at: int) -> bool:
