@@ -3,7 +3,8 @@
 #               (TELEGRAM_BOT_TOKEN set) or else the terminal chat
 #   make test   install into .venv, run the eval gates (eval/qa.jsonl, and the held-out SQuAD articles), then the tests
 #   make train  fit the answer scorer (index/models/answer_scorer.json) on the development part of the labelled sets,
-#               the span reader's margins among its features (about 8 minutes)
+#               the answer reader's margins among its features, then when the span reader's span goes first
+#               (about 8 minutes)
 #   make train-reader  fine-tune the span reader from the bundled MiniLM on ../shared/datasets/squad-train and
 #               export it (index/models/reader: int8 ONNX and its card), then choose when its span goes first;
 #               READER_RECIPE=cpu-hard (default, the shipped span reader: cpu-more read on over 18,000 more
@@ -105,8 +106,10 @@ squad: setup
 	$(BIN)/python -m index.evaluate.datasets $(SQUAD_SOURCE) $(SQUAD)
 	$(BIN)/citebot index $(SQUAD_ARGS)
 
-train: setup
+# The answer model, then when the span goes first: that is chosen on the questions the answer model answers.
+train: setup squad
 	$(BIN)/citebot train --squad $(SQUAD_SOURCE)
+	$(BIN)/python -m index.reader.tune
 
 # The span reader: trained on SQuAD train (never on the SQuAD 2.0 articles above), its threshold chosen on
 # their development articles.

@@ -7,8 +7,8 @@ question shows first (the short answer, else the whole answer), the share given 
 answer, answer-contains and handled right, and the warm latency of a whole answer; then
 a fresh `citebot ask` process is timed with the reader on and off. Ratios are against the
 reader off, measured in the same run. "Off" is `CITEBOT_READER=false`: no short answer; an
-answer model that weighs the reader's margins (the shipped one) still reads the first two
-passages for them, so "off" costs that reading too.
+answer model that weighs the reader's margins (the shipped one) still reads the passages
+index.answer.features.READS names for them, so "off" costs that reading too.
 
     .venv/bin/python bench/reader_cost.py [--settings 0,1,2,3] [--runs 3] [--json out.json]
 """

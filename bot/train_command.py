@@ -43,13 +43,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def labelled_rows(args: argparse.Namespace, settings: Settings, reader=None) -> tuple[list, dict, frozenset[str]]:
+def labelled_rows(args: argparse.Namespace, settings: Settings, reader=None,
+                  reads=None) -> tuple[list, dict, frozenset[str]]:
     """The development questions of both labelled sets, each index brought up to date and read into feature rows
-    (the reader's columns unread without a `reader`)."""
+    (the reader's columns unread without a `reader`; `reads`: which passages it reads, None: what the bot reads)."""
     from index.ingest.build import update_index
     from index.evaluate.datasets import DEFAULT_SPLITS, load_splits, squad_to_corpus
     from index.embed.encoders import open_encoder
     from index.evaluate.run import load_items
+    from index.answer.features import READS
     from index.evaluate.train import labelled_questions
 
     report_docs = load_splits(args.splits or DEFAULT_SPLITS)
@@ -67,7 +69,7 @@ def labelled_rows(args: argparse.Namespace, settings: Settings, reader=None) -> 
         loaded[name] = load_items(items_path).items
         pipeline = _evidence_pipeline(set_settings, encoder)
         print(f"citebot: reading {name} ({items_path})", file=sys.stderr)
-        rows += labelled_questions(name, loaded[name], pipeline.evidence, report_docs, reader)
+        rows += labelled_questions(name, loaded[name], pipeline.evidence, report_docs, reader, reads or READS)
     return rows, loaded, report_docs
 
 

@@ -65,6 +65,9 @@ def test_the_shipped_model_was_fitted_on_the_index_this_code_builds():
 
 
 def test_the_shipped_model_weighs_the_shipped_readers_margins():
+    from dataclasses import asdict
+
+    from index.answer.features import READS
     from index.reader.model import Reader
     from index.settings import Settings
 
@@ -72,6 +75,22 @@ def test_the_shipped_model_weighs_the_shipped_readers_margins():
     scorer = AnswerScorer.load(DEFAULT_MODEL)
     assert scorer.needs_reader
     assert scorer.card["data"]["reader"] == Reader.load(Settings().answer_reader_model).identity(), "run `make train`"
+    # So are margins of other passages, or of the same passages read under their document's title and date.
+    assert scorer.card["data"]["reads"] == asdict(READS), "run `make train`"
+
+
+def test_the_passages_read_for_the_margins_are_named_the_way_the_benchmark_takes_them():
+    from index.answer.features import READS, Reads
+    from index.schema import Chunk, DocInfo, Hit
+
+    doc = DocInfo("a.txt", "A", None, None)
+    hits = [Hit(Chunk(rank, doc.doc_id, "text", 0, 4, ((0, 4),)), doc, 0.5, (0.5,), rank, lexical)
+            for rank, lexical in enumerate([3, None, 5, 0, 1])]
+    assert READS.ranks(hits) == [0, 1]  # the shipped model's: fusion's first two
+    assert Reads.parse("2+1/heading").ranks(hits) == [0, 1, 3] and Reads.parse("2+1/heading").under_heading
+    assert Reads.parse("1+2").ranks(hits) == [0, 3, 4] and Reads.parse("1+2").spec() == "1+2"
+    with pytest.raises(ValueError, match="expected FUSION"):
+        Reads.parse("two")
 
 
 def test_a_model_reads_its_columns_by_name():

@@ -114,6 +114,34 @@ def test_the_shipped_reader_finds_a_date_and_a_name(reader):
     assert "Sagartz" in text[who.start : who.end]
 
 
+def test_a_passage_read_under_its_documents_title_and_date_is_answered_from_the_passage():
+    # Not what the shipped answer model weighs (README, "What limits it"); bench/reader_features.py --reads measures it
+    from index.answer.features import Reads
+    from index.answer.short import PassageReads
+    from index.schema import Chunk, DocInfo, Hit
+    from index.settings import Settings
+
+    text = ("Composition of the delegation\n\nChair of the delegation: Christian Sagartz (EPP, Austria)\n"
+            "Members: Hannah Neumann (Greens/EFA, Germany)")
+    title = "MEPs assessed the human rights situation in Kazakhstan (European Parliament press release)"
+    press = DocInfo("press.txt", title, "2022-08-24", None)  # the bundled corpus's press release
+    hit = Hit(Chunk(0, press.doc_id, text, 0, len(text), ((0, len(text)),)), press, 0.5, (0.5,), 0, 0)
+    answer_reader = Reader.load(Settings().answer_reader_model)
+    headed = Reads(under_heading=True)
+    # "in 2022" and "Kazakhstan" are only in the press release's heading: bare, its list of names answers nothing.
+    who = "who chaired the delegation to Kazakhstan in 2022?"
+    bare, read = answer_reader.read(who, [text])[0], PassageReads(answer_reader, who, [hit]).margins(headed)[0]
+    assert text[read.start : read.end] == "Christian Sagartz"  # offsets in the passage, not the heading
+    assert read.margin > bare.margin + 10
+    # The heading is read, never answered with: its date, the likeliest answer here, is not the span.
+    when = "When did the MEPs assess the human rights situation in Kazakhstan?"
+    heading = f"{title}. 2022-08-24"
+    assert heading[answer_reader.read(when, [f"{heading}\n\n{text}"])[0].start :].startswith("2022-08-24")
+    dated = PassageReads(answer_reader, when, [hit]).margins(headed)[0]
+    assert not dated.empty and dated.end <= len(text)
+    assert PassageReads(answer_reader, when, [hit]).margins()[0] == answer_reader.read(when, [text])[0]  # shipped: bare
+
+
 def test_a_damaged_reader_is_refused_with_one_line(tmp_path):
     folder = tmp_path / "reader"
     shutil.copytree(DEFAULT_FOLDER, folder)

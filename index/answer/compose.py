@@ -81,7 +81,7 @@ def score_units(question: Question, hits: list[Hit], scorer: AnswerScorer, calib
                 reads: PassageReads | None = None) -> list[Unit]:
     """Candidate units, most likely answer first; a heading that restates its document's title is left out.
     `reads`: the reader, for a scorer that weighs its margins."""
-    found, features = candidates(question, hits, reads.margins() if reads is not None and scorer.needs_reader else ())
+    found, features = candidates(question, hits, reads.margins() if reads is not None and scorer.needs_reader else None)
     if not found:
         return []
     logits = scorer.logits(features)

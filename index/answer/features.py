@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -46,7 +46,38 @@ def columns_of(names: Sequence[str]) -> list[int]:
     return [FEATURES.index(name) for name in names]
 
 
-READ_PASSAGES = 2  # the first hits' passages, in retrieval order, so the reader's columns do not wait on the trees
+@dataclass(frozen=True)
+class Reads:
+    """Which passages the answer reader reads for the answer model's columns, and how: chosen before the trees score,
+    so reading does not wait on them. A model fitted on other reads weighs other numbers, so its card records them."""
+
+    fusion_first: int = 2  # the first hits of the fused ranking
+    bm25_first: int = 0  # ... and the passages BM25 alone ranks this high
+    under_heading: bool = False  # each read under its document's title and date (index.answer.short)
+
+    def ranks(self, hits: list[Hit]) -> list[int]:
+        """The hit ranks whose passages are read, in that order."""
+        lexical = (rank for rank, hit in enumerate(hits) if hit.lexical_rank is not None
+                   and hit.lexical_rank < self.bm25_first)
+        return list(dict.fromkeys([*range(min(self.fusion_first, len(hits))), *lexical]))
+
+    @classmethod
+    def parse(cls, text: str) -> Reads:
+        """From "2+1/heading": fusion's first two, BM25's first, under the heading ("2", "2+0": the first two, bare)."""
+        counts, _, how = text.partition("/")
+        fusion, _, lexical = counts.partition("+")
+        if not fusion.isdigit() or not (lexical or "0").isdigit() or how not in ("", "heading"):
+            raise ValueError(f"reads {text!r}: expected FUSION[+BM25][/heading], as 2+1/heading")
+        return cls(int(fusion), int(lexical or 0), how == "heading")
+
+    def spec(self) -> str:
+        """As `parse` reads it."""
+        return f"{self.fusion_first}+{self.bm25_first}{'/heading' if self.under_heading else ''}"
+
+
+# The shipped answer model's. Reading BM25's first passage too and every passage under its document's title and date
+# raised the corpus's development figures but not its report part's, and lowered SQuAD's (README, "What limits it").
+READS = Reads()
 UNREAD = -20.0  # the margin of a passage the reader did not read: far under any read one
 MIN_WORDS = 3  # shorter units are scraps, unless a "Label: value" line
 BM25_K1, BM25_B, MEAN_UNIT_TERMS = 1.2, 0.75, 12.0
@@ -80,9 +111,15 @@ class Candidate:
     covered: frozenset[str]  # question terms the unit contains
 
 
-def candidates(question: Question, hits: list[Hit], reads: Sequence[Read] = ()) -> tuple[list[Candidate], np.ndarray]:
+def heading(hit: Hit) -> str:
+    """What a reader of the whole document knows of any passage in it: the document's title and date."""
+    return ". ".join(part for part in (hit.doc.title, hit.doc.date or "") if part)
+
+
+def candidates(question: Question, hits: list[Hit],
+               reads: Mapping[int, Read] | None = None) -> tuple[list[Candidate], np.ndarray]:
     """Every distinct unit of the hits, with one feature row each (columns in FEATURES order); `reads`: the
-    reader's reads of the first READ_PASSAGES passages (none: its columns say unread)."""
+    reader's reads of the passages a `Reads` names, by hit rank (none: its columns say unread)."""
     weights = question.weights
     total = _total(weights.values()) or 1.0
     kind = expected_kind(question.text)
@@ -128,18 +165,18 @@ def candidates(question: Question, hits: list[Hit], reads: Sequence[Read] = ()) 
                 math.log1p(words), math.log1p(len(weights)), float(label),
             ])
     matrix = np.hstack([np.asarray(rows, dtype=np.float64).reshape(-1, len(RETRIEVAL_FEATURES)),
-                        _reader_columns(found, reads)])
+                        _reader_columns(found, reads or {})])
     _fill_gaps(matrix)
     return found, matrix
 
 
-def _reader_columns(found: list[Candidate], reads: Sequence[Read]) -> np.ndarray:
+def _reader_columns(found: list[Candidate], reads: Mapping[int, Read]) -> np.ndarray:
     """READER_FEATURES for each unit; a unit of a passage not read gets UNREAD."""
-    best = max(range(len(reads)), key=lambda i: reads[i].margin) if reads else -1
+    best = max(reads, key=lambda rank: (reads[rank].margin, -rank)) if reads else -1
     top = reads[best].margin if reads else UNREAD
     rows = []
     for unit in found:
-        read = reads[unit.hit_rank] if unit.hit_rank < len(reads) else None
+        read = reads.get(unit.hit_rank)
         inside = read is not None and not read.empty and unit.start <= read.start < unit.end
         rows.append([read.margin if read else UNREAD, float(inside), top, float(inside and unit.hit_rank == best)])
     return np.asarray(rows, dtype=np.float64).reshape(-1, len(READER_FEATURES))

@@ -14,7 +14,7 @@ kind of CPU; across instruction sets the vectors differ in their last bits, and 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +24,7 @@ from index.evaluate.datasets import DEVELOPMENT, describe, document_of, select_p
 from index.evaluate.plot import calibration_bins
 from index.evaluate.run import EvalItem
 from index.evaluate.spans import normalised
-from index.answer.features import FEATURES, candidates, columns_of
+from index.answer.features import FEATURES, READS, Reads, candidates, columns_of
 from index.answer.short import PassageReads
 from index.answer.scorer import AnswerScorer, Calibration, Trees
 
@@ -63,14 +63,14 @@ def holds(text: str, answers: tuple[str, ...]) -> bool:
 
 
 def labelled_questions(name: str, items: list[EvalItem], evidence: Callable, report_docs: frozenset[str],
-                       reader: Reader | None, progress: Callable = lambda x: x) -> list[Labelled]:
-    """Run each development item through retrieval, the reader (as the pipeline reads) and feature extraction;
-    label its units."""
+                       reader: Reader | None, reads: Reads = READS) -> list[Labelled]:
+    """Run each development item through retrieval, the reader (reading what `reads` names; the pipeline reads
+    READS) and feature extraction; label its units."""
     rows = []
-    for item in progress(select_part(items, DEVELOPMENT, report_docs)):
+    for item in select_part(items, DEVELOPMENT, report_docs):
         question, hits = evidence(item.question)
-        reads = PassageReads(reader, question.text, hits).margins() if reader else ()
-        found, features = candidates(question, hits, reads)
+        margins = PassageReads(reader, question.text, hits).margins(reads) if reader else None
+        found, features = candidates(question, hits, margins)
         labels = np.asarray([not item.unanswerable and holds(hits[c.hit_rank].chunk.text[c.start : c.end],
                                                              item.must_contain) for c in found], dtype=bool)
         rows.append(Labelled(name, document_of(item), not item.unanswerable, features, labels))
@@ -281,13 +281,14 @@ def threshold_of(runs: list[tuple[np.ndarray, np.ndarray]], floor: float) -> flo
 
 
 def data_card(sets: dict[str, list[EvalItem]], report_docs: frozenset[str], index_meta: dict[str, Any],
-              reader: Reader | None) -> dict[str, Any]:
-    """What the model was fitted on; `index` and `reader` are what make its features stale when they change (the
-    splitter's version, the chunk sizes, the term rules, the embedding model; the reader's weights): the shipped
-    model is tested against both."""
+              reader: Reader | None, reads: Reads = READS) -> dict[str, Any]:
+    """What the model was fitted on; `index`, `reader` and `reads` are what make its features stale when they
+    change (the splitter's version, the chunk sizes, the term rules, the embedding model; the reader's weights;
+    which passages it reads, and how): the shipped model is tested against each."""
     return {"split": "by document; the report part (eval/splits.json) is never read here",
             "index": index_meta,
             "reader": reader.identity() if reader is not None else None,
+            "reads": asdict(reads) if reader is not None else None,
             "report_documents": sorted(report_docs),
             "sets": {name: describe(select_part(items, DEVELOPMENT, report_docs)) for name, items in sets.items()}}
 

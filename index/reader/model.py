@@ -85,8 +85,9 @@ class Reader:
         digest = hashlib.sha256((self.folder / MODEL).read_bytes()).hexdigest()
         return {"model_sha256": digest, "recipe": self.card.get("training", {}).get("recipe", {}).get("name")}
 
-    def read(self, question: str, texts: list[str]) -> list[Read]:
-        """The best span of each text (over its windows), in the order given."""
+    def read(self, question: str, texts: list[str], quotable_from: list[int] | None = None) -> list[Read]:
+        """The best span of each text (over its windows), in the order given; `quotable_from`: for each text, the
+        character where the text to answer with starts (a heading before it is read, never answered with)."""
         rows: list[Window] = []
         owners: list[int] = []
         for number, text in enumerate(texts):
@@ -96,7 +97,8 @@ class Reader:
         if not rows:
             return []
         start_logits, end_logits = self._session.run(list(OUTPUTS), batch_arrays(rows))
-        spans = best_spans(rows, start_logits, end_logits)
+        quotable = [quotable_from[number] for number in owners] if quotable_from else None
+        spans = best_spans(rows, start_logits, end_logits, quotable)
         reads: dict[int, Read] = {}  # windows() gives every text at least one window
         for row, owner in enumerate(owners):
             margin = spans.scores[row] - spans.null_scores[row]

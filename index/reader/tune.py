@@ -39,8 +39,8 @@ class Sure:
     span_threshold: float = -math.inf
     reads: dict[str, Any] = field(default_factory=dict)  # passage text -> the reader's Read of it
 
-    def read(self, question: str, texts: list[str]) -> list[Any]:
-        found = self.reader.read(question, texts)
+    def read(self, question: str, texts: list[str], quotable_from: list[int] | None = None) -> list[Any]:
+        found = self.reader.read(question, texts, quotable_from)
         self.reads.update(zip(texts, found))
         return found
 

@@ -76,8 +76,10 @@ def batch_arrays(rows: list[Window]) -> dict[str, np.ndarray]:
     return {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
 
 
-def best_spans(rows: list[Window], start_logits: np.ndarray, end_logits: np.ndarray) -> Spans:
-    """Each window's best span (start ≤ end, at most MAX_ANSWER_TOKENS long, inside the context)."""
+def best_spans(rows: list[Window], start_logits: np.ndarray, end_logits: np.ndarray,
+               quotable_from: list[int] | None = None) -> Spans:
+    """Each window's best span (start ≤ end, at most MAX_ANSWER_TOKENS long, inside the context, starting at or
+    after the row's `quotable_from` character: what comes before it is context to read, not text to answer with)."""
     starts, ends, scores, nulls = [], [], [], []
     for row, window in enumerate(rows):
         first, count = window.context_from, len(window.offsets)
@@ -86,6 +88,10 @@ def best_spans(rows: list[Window], start_logits: np.ndarray, end_logits: np.ndar
         pair = start[:, None] + end[None, :]
         allowed = np.triu(np.ones((count, count), dtype=bool)) & ~np.triu(np.ones((count, count), dtype=bool),
                                                                           MAX_ANSWER_TOKENS)
+        if quotable_from and quotable_from[row]:
+            quotable = np.asarray([offset[0] >= quotable_from[row] for offset in window.offsets])
+            if quotable.any():  # a window of context alone keeps its own spans
+                allowed &= quotable[:, None]
         pair[~allowed] = -np.inf
         i, j = np.unravel_index(int(np.argmax(pair)), pair.shape)
         starts.append(window.offsets[i][0])
