@@ -1,4 +1,4 @@
-"""Do the span reader's margins make the answer model's decisions better? Cross-validated, development parts only.
+"""Do the answer reader's margins make the answer model's decisions better? Cross-validated, development parts only.
 
 Each development question of both labelled sets is read as `citebot train` reads it: the
 answer reader reads the passages index.answer.features.READS names (fusion's first two) and

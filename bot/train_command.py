@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--splits", type=Path, default=None, help="split file (default eval/splits.json)")
     parser.add_argument("--out", type=Path, default=None, help="model file (default: CITEBOT_ANSWER_MODEL)")
     parser.add_argument("--no-reader", action="store_true",
-                        help="fit on retrieval's features alone, without the span reader's margins (the scorer "
+                        help="fit on retrieval's features alone, without the answer reader's margins (the scorer "
                              "before the reader weighed in; answers without reading first)")
 
 

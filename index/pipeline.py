@@ -57,7 +57,7 @@ class Pipeline:
             if owner is not None else self.calibration.threshold if self.calibration is not None else 0.5
         self.generator = generator  # the optional LLM; None answers extractively
         if scorer is not None and scorer.needs_reader and answer_reader is None:
-            raise ScorerError("the answer model weighs the span reader's margins, and no reader is loaded")
+            raise ScorerError("the answer model weighs the answer reader's margins, and no reader is loaded")
         # Off, the answer model's reader still reads for its margins, but no short answer is shown.
         span_reader = reader if reader is not None and settings.reader else None
         self.reading = Reading(span_reader or answer_reader, settings.reader_passages, self.min_confidence,

@@ -54,7 +54,7 @@ NEGATIONS = ((re.compile(r"\bcan[’']t\b", re.IGNORECASE), "can"), (re.compile(
 
 
 def without_negation(question: str) -> str:
-    """The question with its "not" taken out: what the span reader's margins are read for.
+    """The question with its "not" taken out: what the answer reader's margins are read for.
 
     The reader was trained with unanswerable questions made by inserting a "not" (index.reader.examples),
     as SQuAD 2.0's writers made many of theirs, so any "not" reads to it as "no answer here". A user's "which

@@ -56,7 +56,7 @@ class PassageReads:
         if missing:
             heads = [f"{heading(self._hits[rank])}\n\n" if self._headed else "" for rank in missing]
             texts = [head + self._hits[rank].chunk.text for head, rank in zip(heads, missing)]
-            found = self.reader.read(self._question, texts, [len(head) for head in heads])
+            found = self.reader.read(self._question, texts, [len(head) for head in heads] if self._headed else None)
             self._reads.update((rank, _in_passage(read, len(head))) for rank, read, head in zip(missing, found, heads))
         return [self._reads[rank] for rank in ranks]
 
