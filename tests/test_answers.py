@@ -156,7 +156,8 @@ def test_a_negated_question_is_answered_in_the_positive_words_the_documents_use(
 def test_the_source_under_an_answer_shows_the_lines_around_the_cited_sentence(pipeline):
     from bot.render import render_answer
 
-    answer = pipeline.ask("who chaired the DROI delegation?")
+    # Answered just under the threshold on some CPUs (test_answer_model): what it shows when answered is asked here.
+    answer, _ = pipeline.ask_traced("who chaired the DROI delegation?", min_confidence=0.5)
     rendered = render_answer(answer, pipeline.prompts)
     sources = rendered.split("Sources:", 1)[1]
     assert "Chair of the delegation: Christian Sagartz" in " ".join(sources.split())

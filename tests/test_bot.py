@@ -307,11 +307,11 @@ def test_the_token_is_redacted_from_log_messages_and_tracebacks():
     assert TOKEN not in written and written.count("<token>") == 2 and "Traceback" in written
 
 
-def test_a_group_mention_gets_the_chair_of_the_delegation(fake):
+def test_a_group_mention_gets_the_answer(fake):
     group, user = -next(ids), next(ids)
-    [reply] = ask(fake, "@citebot_test_bot who chaired the DROI delegation?", user=user,
+    [reply] = ask(fake, "@citebot_test_bot When did an EU delegation visit Bokayev in detention?", user=user,
                   chat=group, chat_type="group")
-    assert "Christian Sagartz" in reply["text"] and "[1]" in reply["text"]
+    assert "November 24, 2017" in reply["text"] and "[1]" in reply["text"]
     assert "do not answer" not in reply["text"]
 
 

@@ -24,9 +24,11 @@ from index.evaluate.datasets import DEFAULT_SPLITS, load_splits
 from index.evaluate.spans import exact_match, span_f1
 from index.reader.examples import examples, read_squad
 from index.reader.model import CARD, FORMAT, MODEL, OUTPUTS, TOKENIZER, Reader
+from index.reader.unsigned import rewrite_unsigned
 
 RIGHT_F1 = 0.5  # an answered answerable question counts as right when its span's F1 reaches this
 MAX_MB = 30
+PRECISION = "int8 (onnxruntime dynamic quantisation), weights stored as uint8 (index.reader.unsigned)"
 
 
 def export(weights: Path, out: Path) -> Path:
@@ -50,6 +52,7 @@ def export(weights: Path, out: Path) -> Path:
                           output_names=list(OUTPUTS), opset_version=17, dynamo=False,
                           dynamic_axes={n: {0: "batch", 1: "tokens"} for n in (*sample, *OUTPUTS)})
     quantize_dynamic(str(full), str(staging / MODEL), weight_type=QuantType.QInt8)
+    rewrite_unsigned(staging / MODEL)
     full.unlink()
     shutil.copy(default_base() / TOKENIZER, staging / TOKENIZER)
     return staging
@@ -131,7 +134,7 @@ def write_card(staging: Path, weights: Path, out: Path, figures: dict[str, Any])
     if size > MAX_MB * 2**20:
         raise SystemExit(f"the reader's model is {size / 2**20:.1f} MB, over {MAX_MB} MB")
     card = {"format": FORMAT, "max_tokens": recipe["max_tokens"], "overlap": recipe["overlap"], **figures,
-            "model": {"file": MODEL, "bytes": size, "precision": "int8 (onnxruntime dynamic quantisation)"},
+            "model": {"file": MODEL, "bytes": size, "precision": PRECISION},
             "training": training, "export_versions": {"onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__},
             "split": "fit: squad-train articles; threshold and figures: the development articles of squad2-train8 "
                      "(eval/splits.json's report articles are never read)"}
