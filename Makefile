@@ -15,6 +15,8 @@
 #   make bench-reader  the reader's worth and cost on the development parts, by passages read, beside it off
 #   make bench-reader-features  do the reader's margins, as features of the answer model, decide "not found"
 #               better? Cross-validated on the development parts, with and without them (about 15 minutes)
+#   make bench-reader-exactness  the readers' weights as int8 beside the uint8 shipped: margins, spans and time
+#               on this CPU (about 2 minutes)
 #   make bench-answer-model  the shipped answer model beside the one it replaced (BEFORE_MODEL, a commit), on the
 #               report parts with default settings, with 95% intervals (about 6 minutes)
 #   make eval   the eval on eval/qa.jsonl beside a default llama-index baseline; report in .citebot/eval/
@@ -43,7 +45,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: setup ocr bench-ocr bench-formats run test eval squad train train-reader export-reader refit-answer-reader bench-reader bench-reader-features bench-answer-model fuzz bench-hostile bench-support bench-stream bench-threshold bench-cross-encoder bench bench-quick \
+.PHONY: setup ocr bench-ocr bench-formats run test eval squad train train-reader export-reader refit-answer-reader bench-reader bench-reader-features bench-reader-exactness bench-answer-model fuzz bench-hostile bench-support bench-stream bench-threshold bench-cross-encoder bench bench-quick \
 	bench-quality clean
 
 # The eval gate: each a little under the figures of eval/qa.jsonl on the day it was set,
@@ -152,6 +154,10 @@ bench-reader: setup squad
 
 bench-reader-features: setup squad
 	$(BIN)/python bench/reader_features.py
+
+# Int8 weights against the uint8 ones shipped: how far this CPU moves the readers' margins.
+bench-reader-exactness: setup
+	$(BIN)/python bench/reader_exactness.py
 
 eval: setup
 	$(BIN)/citebot index
