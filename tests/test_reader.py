@@ -10,7 +10,7 @@ import onnx
 import pytest
 
 from index.reader.examples import Example, with_negatives
-from index.reader.model import DEFAULT_FOLDER, Reader, ReaderError
+from index.reader.model import DEFAULT_FOLDER, FORMAT, Reader, ReaderError
 from index.reader.unsigned import unsigned_weights
 from index.reader.windows import windows
 
@@ -200,6 +200,25 @@ def test_an_int8_model_multiplies_exactly_once_its_weights_are_unsigned():
     session = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     exact = activations.astype(np.int64) @ weights.astype(np.int64)
     assert (session.run(None, {"a": activations})[0] == exact).all()
+
+
+def test_an_exported_reader_has_unsigned_weights_and_reads(tmp_path):
+    from transformers import BertConfig, BertForQuestionAnswering
+
+    from index.reader.export import export
+
+    # A small random model of the reader's kind: the export's path, not its training, is what is checked here.
+    config = BertConfig(vocab_size=30522, hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=128)
+    BertForQuestionAnswering(config).save_pretrained(tmp_path / "weights")
+    staging = export(tmp_path / "weights", tmp_path / "reader")
+    model = onnx.load(str(staging / "model.onnx"))
+    assert any(node.op_type == "MatMulInteger" for node in model.graph.node)
+    assert unsigned_weights(model) == 0
+    (staging / "reader.json").write_text(json.dumps({"format": FORMAT, "max_tokens": 64, "overlap": 16,
+                                                     "threshold": 0.0}), encoding="utf-8")
+    [read] = Reader(staging).read("Where did the dialogue take place?", ["The dialogue took place in Astana."])
+    assert read.start <= read.end
 
 
 def test_a_date_question_gets_the_date_first_cited_to_its_passage(pipeline):
