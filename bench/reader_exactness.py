@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 from index.evaluate.datasets import DEFAULT_SPLITS, load_splits  # noqa: E402
 from index.reader.examples import examples, read_squad  # noqa: E402
 from index.reader.model import MODEL, Reader  # noqa: E402
-from index.reader.unsigned import SHIFT  # noqa: E402
+from index.reader.unsigned import SHIFT, SUFFIX  # noqa: E402
 from index.settings import Settings  # noqa: E402
 
 SQUAD2 = ROOT.parent / "shared" / "datasets" / "squad2-train8" / "squad2-8-articles.json"
@@ -43,7 +43,7 @@ def signed_copy(folder: Path, scratch: Path) -> Path:
     shutil.copytree(folder, copy)
     model = onnx.load(str(copy / MODEL))
     for tensor in model.graph.initializer:
-        if tensor.name.endswith("_uint8") and tensor.data_type == onnx.TensorProto.UINT8:
+        if tensor.name.endswith(SUFFIX) and tensor.data_type == onnx.TensorProto.UINT8:
             signed = numpy_helper.to_array(tensor).astype(np.int16) - SHIFT
             tensor.CopyFrom(numpy_helper.from_array(signed.astype(np.int8), tensor.name))
     onnx.save(model, str(copy / MODEL))

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 SHIFT = 128  # int8 w is stored as uint8 w + 128 with its zero point raised by the same
+SUFFIX = "_uint8"  # what the rewritten tensors' names end with
 
 
 def unsigned_weights(model: Any) -> int:
@@ -27,15 +28,16 @@ def unsigned_weights(model: Any) -> int:
     initializers = {tensor.name: tensor for tensor in model.graph.initializer}
     made: dict[str, Any] = {}
     for node in model.graph.node:
-        weight, zero_point = (node.input[1], node.input[3]) if node.op_type == "MatMulInteger" \
-            and len(node.input) == 4 else ("", "")
+        if node.op_type != "MatMulInteger" or len(node.input) != 4:
+            continue
+        weight, zero_point = node.input[1], node.input[3]
         tensor = initializers.get(weight)
         if tensor is None or tensor.data_type != onnx.TensorProto.INT8 or zero_point not in initializers:
             continue
         for name in (weight, zero_point):
             if name not in made:
                 shifted = numpy_helper.to_array(initializers[name]).astype(np.int16) + SHIFT
-                made[name] = numpy_helper.from_array(shifted.astype(np.uint8), f"{name}_uint8")
+                made[name] = numpy_helper.from_array(shifted.astype(np.uint8), name + SUFFIX)
         node.input[1], node.input[3] = made[weight].name, made[zero_point].name
     used = {name for node in model.graph.node for name in node.input}
     kept = [tensor for tensor in model.graph.initializer if tensor.name in used] + list(made.values())
