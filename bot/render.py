@@ -23,6 +23,7 @@ def source_number(arg: str, count: int) -> int | None:
     return number if 1 <= number <= count else None
 
 
+NEAREST_HEADING = "The nearest the documents come (not an answer):"
 FALLBACK_NOTE = "The AI's wording said more than the documents do, so here are their own words."
 
 
@@ -49,7 +50,11 @@ def render_answer(answer: Answer, prompts: Prompts, full_quotes: bool = True) ->
         text = f"» {short}\n{answer.answer}" if short else answer.answer
         rendered = prompts.render("answer", answer=text, sources=sources, question=answer.question)
         return f"({note})\n{rendered}" if note else rendered
-    return prompts.render("closest", not_found=answer.answer, sources=sources, question=answer.question)
+    not_found = answer.answer
+    if answer.nearest:
+        nearest = textwrap.fill(answer.nearest, QUOTE_WIDTH, initial_indent="    ", subsequent_indent="    ")
+        not_found = f"{not_found}\n\n{NEAREST_HEADING}\n{nearest}"
+    return prompts.render("closest", not_found=not_found, sources=sources, question=answer.question)
 
 
 class StreamedAnswer:

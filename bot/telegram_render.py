@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from html import escape
 
-from bot.render import short_line, source_line
+from bot.render import NEAREST_HEADING, short_line, source_line
 from index.schema import Answer, Citation
 
 TELEGRAM_LIMIT = 4096
@@ -42,6 +42,8 @@ def answer_messages(answer: Answer, not_found_heading: str = "Closest passages:"
     if short:
         paragraphs.append(Paragraph(short, "bold"))
     paragraphs.append(Paragraph(answer.answer))
+    if answer.nearest and not answer.found:
+        paragraphs += [Paragraph(NEAREST_HEADING, "italic"), Paragraph(answer.nearest, "quote")]
     if answer.citations:
         paragraphs.append(Paragraph("Sources:" if answer.found else not_found_heading, "bold"))
         paragraphs.append(Paragraph("\n".join(source_line(c) for c in answer.citations)))

@@ -125,7 +125,7 @@ class Pipeline:
         not_found = self.prompts.render("not_found", question=asked.text)
         threshold = self.min_confidence if min_confidence is None else min_confidence
         answer = compose(asked, hits, self.scorer, self.calibration, threshold, self.settings.answer_sentences,
-                         not_found, self.reading)
+                         not_found, self.reading, self.settings.nearest_min_confidence)
         if answer.found and self.generator is not None and answer.confidence >= self.llm_min_confidence:
             # the evidence suffices: let the LLM word it
             answer = self.generator.answer(answer, llm_evidence(answer, hits, self.settings.llm_passages), self.support,

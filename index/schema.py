@@ -124,6 +124,7 @@ class Answer:
     mode: str = "extractive"  # "llm": an LLM worded it, each sentence checked against its passages
     sentences: tuple[CheckedSentence, ...] = ()  # in llm mode: every sentence the LLM wrote, shown or not
     span: ShortAnswer | None = None  # the short answer, when the reader found one in a cited passage
+    nearest: str | None = None  # declined: the sentence that comes nearest, quoted and cited, when near enough
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -135,6 +136,7 @@ class Answer:
             "citations": [asdict(c) for c in self.citations],
             "sentences": [asdict(s) for s in self.sentences],
             "span": asdict(self.span) if self.span is not None else None,
+            "nearest": self.nearest,
         }
 
     @classmethod
@@ -146,7 +148,7 @@ class Answer:
                                    for c in data["citations"]),
                    sentences=tuple(CheckedSentence(**{**s, "cites": tuple(s["cites"]), "missing": tuple(s["missing"])})
                                    for s in data["sentences"]),
-                   span=ShortAnswer(**data["span"]) if data.get("span") else None)
+                   span=ShortAnswer(**data["span"]) if data.get("span") else None, nearest=data.get("nearest"))
 
 
 @dataclass(frozen=True)

@@ -97,6 +97,11 @@ class Settings(BaseSettings):
         "the answer is 'not found'. Empty: the threshold `citebot train` chose on validation data, stored with "
         "the model.",
     )
+    nearest_min_confidence: float = Field(
+        0.3, ge=0, le=1,
+        description="Confidence from which a 'not found' also quotes the sentence that comes nearest to answering, "
+        "marked as not an answer. On the corpus's development part, from 0.3 that sentence held the answer for "
+        "more than half of the declined questions it was shown for (14 of 26); under it, for none. 1: never.")
     answer_model: Path = Field(
         Path(__file__).resolve().parent / "models" / "answer_scorer.json",
         description="The answer scorer written by `citebot train` (JSON: features, coefficients, calibration, "

@@ -107,7 +107,19 @@ def test_unanswerable_question_says_so_and_offers_the_closest_passages(fake):
     [reply] = ask(fake, "What is the capital of France?")
     assert "The documents do not answer this question." in reply["text"]
     assert "<b>Closest passages:</b>" in reply["text"]
+    assert "not an answer" not in reply["text"]  # nothing comes near enough to quote
     assert len(keyboard(reply)[0]) >= 1
+
+
+def test_a_declined_question_shows_the_nearest_sentence_quoted_as_not_an_answer(fake):
+    [reply] = ask(fake, "When was the human rights dialogue in 2017?")
+    text = reply["text"]
+    assert_telegram_html(text)
+    assert text.startswith("The documents do not answer this question.")
+    assert "<i>The nearest the documents come (not an answer):</i>\n\n<blockquote>Ahead of the EU-Kazakhstan Human " \
+           "Rights Dialogue in Astana on 29 November 2017" in text
+    assert text.index("</blockquote>") < text.index("<b>Closest passages:</b>")
+    assert "<b>" not in text.split("<b>Closest passages:</b>")[0]  # no short answer in bold: it is not an answer
 
 
 def test_follow_up_question_uses_the_previous_one(fake):

@@ -18,7 +18,8 @@ MARKER = re.compile(r"\[(\d+)\]")
 
 
 def check_answer_contract(record: dict) -> None:
-    assert set(record) == {"question", "answer", "found", "confidence", "mode", "citations", "sentences", "span"}
+    assert set(record) == {"question", "answer", "found", "confidence", "mode", "citations", "sentences", "span",
+                           "nearest"}
     assert isinstance(record["question"], str) and isinstance(record["answer"], str)
     assert isinstance(record["found"], bool)
     for citation in record["citations"]:
@@ -35,6 +36,8 @@ def check_answer_contract(record: dict) -> None:
     if record["span"] is not None:  # the short answer: exact words of the citation it names
         quote = next(c["quote"] for c in record["citations"] if c["n"] == record["span"]["citation"])
         assert quote[record["span"]["start"] : record["span"]["end"]] == record["span"]["text"]
+    if record["nearest"] is not None:  # declined: the first closest passage's focus, as quoted, with its [1]
+        assert not record["found"] and record["nearest"].endswith(" [1]")
 
 
 def test_ask_json_prints_one_object_with_the_contract(built_index, capsys):

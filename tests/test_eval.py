@@ -47,6 +47,19 @@ def test_abstention_is_right_on_unanswerable_and_wrong_on_answerable():
     assert (hit.abstention_correct, hit.contains, hit.similarity, hit.answer_words) == (1.0, 1.0, 0.9, 7)
 
 
+def test_a_declined_answer_is_judged_by_the_nearest_sentence_it_quotes():
+    from dataclasses import replace
+
+    item = EvalItem("q", "n1", must_contain=("29 November 2017",))
+    declined = answer("not found", ["a.txt"], found=False)
+    near = replace(declined, nearest="Ahead of the Dialogue in Astana on 29 November 2017, the EU met NGOs [1]")
+    elsewhere = replace(declined, nearest="The EU held several consultations [1]")
+    results = [score_item(item, reply, [], 5, None, 1.0) for reply in (near, elsewhere, declined)]
+    assert [r.nearest_hold for r in results] == [1.0, 0.0, 0.0]  # none quoted counts as not holding it
+    assert summarise(results)["declined_nearest_hold"] == round(1 / 3, 4)
+    assert score_item(item, answer("On 29 November 2017 [1]", ["a.txt"]), [], 5, None, 1.0).nearest_hold is None
+
+
 def test_summary_means_only_over_items_a_metric_applies_to():
     results = [
         score_item(EvalItem("q", "1", gold_docs=("g",)), answer("a [1]", ["g"]), ["g"], 5, None, 10.0),

@@ -54,14 +54,16 @@ class Reading:
 
 
 def compose(question: Question, hits: list[Hit], scorer: AnswerScorer, calibration: Calibration,
-            min_confidence: float, max_units: int, not_found_text: str, reading: Reading | None = None) -> Answer:
+            min_confidence: float, max_units: int, not_found_text: str, reading: Reading | None = None,
+            nearest_from: float = math.inf) -> Answer:
     """The cited answer, the reader's short answer first where it finds one, or a plain 'not found' with the
-    closest passages."""
+    closest passages, and from confidence `nearest_from` the sentence that comes nearest."""
     reads = PassageReads(reading.reader, question.text, hits, reading.answer_reader) if reading is not None else None
     units = score_units(question, hits, scorer, calibration, reads)
     confidence = units[0].score if units else 0.0
     if not units or confidence < min_confidence:
-        return _not_found(question.text, hits, units, not_found_text, confidence)
+        declined = _not_found(question.text, hits, units, not_found_text, confidence)
+        return replace(declined, nearest=_nearest_statement(declined)) if confidence >= nearest_from else declined
     span = read_span(reads, hits, units, reading.passages, reading.min_score) \
         if reads is not None and reading.short_answer else None
     if span is not None:  # the unit that holds the exact answer is said first
@@ -127,9 +129,7 @@ def _cite(question: str, hits: list[Hit], chosen: list[Unit], confidence: float)
         n = numbers.setdefault(unit.hit_rank, len(numbers) + 1)
         start, end = _with_antecedent(hit, unit.start), _with_follow_on(hit, unit.end)
         focus.setdefault(unit.hit_rank, (start, end))
-        # whitespace collapsed: a heading's line break too
-        statement = _without_stray_quotes(re.sub(r"\s+", " ", hit.chunk.text[start:end]).rstrip(TRAILING))
-        statements.append(f"{statement} [{n}]")
+        statements.append(f"{_statement(hit.chunk.text[start:end])} [{n}]")
     best_score = {}
     for unit in chosen:
         best_score.setdefault(unit.hit_rank, unit.score)
@@ -173,14 +173,38 @@ def _with_follow_on(hit: Hit, end: int) -> int:
 
 
 def _not_found(question: str, hits: list[Hit], units: list[Unit], not_found_text: str, confidence: float) -> Answer:
-    """Say so plainly, and offer the passages with the strongest evidence, best first."""
-    evidence: dict[int, float] = {}
+    """Say so plainly, and offer the passages with the strongest evidence, best first, each focused on its most
+    likely unit."""
+    best: dict[int, Unit] = {}
     for unit in units:
-        evidence.setdefault(unit.hit_rank, unit.score)
-    closest = sorted(range(len(hits)), key=lambda rank: (-evidence.get(rank, 0.0), rank))[:CLOSEST_SHOWN]
-    citations = tuple(citation(n, hits[rank], evidence.get(rank, 0.0)) for n, rank in enumerate(closest, 1))
+        best.setdefault(unit.hit_rank, unit)
+    closest = sorted(range(len(hits)), key=lambda rank: (-_score(best.get(rank)), rank))[:CLOSEST_SHOWN]
+    citations = tuple(citation(n, hits[rank], _score(best.get(rank)), _nearest(hits[rank], best.get(rank)))
+                      for n, rank in enumerate(closest, 1))
     return Answer(question=question, answer=not_found_text, found=False, citations=citations,
                   confidence=confidence)
+
+
+def _nearest_statement(declined: Answer) -> str | None:
+    """The first closest passage's focus as an answer would quote it, with its citation: "… 2017 [1]"."""
+    first = declined.citations[0] if declined.citations else None
+    if first is None or first.focus is None:
+        return None
+    return f"{_statement(first.quote[first.focus[0] : first.focus[1]])} [{first.n}]"
+
+
+def _statement(text: str) -> str:
+    """A quoted span as one line: whitespace collapsed (a heading's line break too), no dangling punctuation."""
+    return _without_stray_quotes(re.sub(r"\s+", " ", text).rstrip(TRAILING))
+
+
+def _score(unit: Unit | None) -> float:
+    return unit.score if unit is not None else 0.0
+
+
+def _nearest(hit: Hit, unit: Unit | None) -> tuple[int, int] | None:
+    """Where the passage comes nearest to answering: its most likely unit, read as an answer would quote it."""
+    return (_with_antecedent(hit, unit.start), _with_follow_on(hit, unit.end)) if unit is not None else None
 
 
 def citation(n: int, hit: Hit, score: float, focus: tuple[int, int] | None = None) -> Citation:

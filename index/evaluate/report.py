@@ -24,6 +24,7 @@ LABELS = {
     # Of the answerable questions declined: the closest passages the reply shows hold an expected answer.
     "declined_closest_hold": "declined, shown hold answer",
     "declined_ranked_hold": "  as many in retrieval order",
+    "declined_nearest_hold": "  nearest sentence holds it",
     # Of the answerable questions answered: what is shown first (the short answer, else the whole answer).
     "span_exact_match": "shown first: exact match",
     "span_f1": "shown first: F1",

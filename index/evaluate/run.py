@@ -27,6 +27,7 @@ MARKER = re.compile(r"\s*\[\d+\]")
 # Higher is better for every metric but latency.
 METRICS = ("hit_at_k", "mrr", "citation_precision", "citation_recall", "answer_contains", "answer_similarity",
            "abstention_accuracy", "answered_rate", "handled_right", "unanswerable_declined", "declined_closest_hold",
+           "declined_nearest_hold",
            "span_exact_match", "span_f1")
 WORDS = re.compile(r"\w+")
 
@@ -66,6 +67,7 @@ class ItemResult:
     handled_right: float | None = None  # answered with an expected answer, or declined when unanswerable
     closest_hold: float | None = None  # answerable but declined: do the closest passages shown hold an expected answer?
     ranked_hold: float | None = None  # the same for as many passages in retrieval order (closest_hold's baseline)
+    nearest_hold: float | None = None  # ... does the nearest sentence it quotes hold one (0: none quoted)?
     llm_written: int = 0  # with an LLM: sentences it wrote, judged by the support check
     llm_shown: int = 0  # of those, shown to the user
     llm_mode: bool = False  # the answer is the LLM's (else extractive, fallen back if it wrote any)
@@ -183,7 +185,7 @@ def evaluate(items: list[EvalItem], ask: Asker, similarity: Similarity | None, k
                                                                     citations=())
         result = score_item(item, answer, retrieved, k, similarity, latency)
         if declined_here and decline is None:
-            result.closest_hold = None  # the passages a user would see are not known here
+            result.closest_hold = result.nearest_hold = None  # what a user would see is not known here
         elif result.closest_hold is not None:
             result.ranked_hold = _ranked_hold(ranked, len(answer.citations), item.must_contain)
         result.right_if_answered = False if item.unanswerable else right
@@ -246,6 +248,7 @@ def score_item(item: EvalItem, answer: Answer, retrieved: list[str], k: int, sim
         result.span_f1 = round(span_f1(shown_first, item.must_contain), 4)
     if item.must_contain and not item.unanswerable and not answer.found:
         result.closest_hold = float(_holds(" ".join(c.quote for c in answer.citations), item.must_contain))
+        result.nearest_hold = float(bool(answer.nearest) and _holds(answer.nearest, item.must_contain))
     if item.unanswerable:
         result.handled_right = float(not answer.found)
     elif result.contains is not None:
@@ -291,6 +294,7 @@ def summarise(results: list[ItemResult]) -> dict[str, float | None]:
         "unanswerable_declined": mean([float(not r.found) for r in results if r.unanswerable]),
         "declined_closest_hold": mean([r.closest_hold for r in results]),
         "declined_ranked_hold": mean([r.ranked_hold for r in results]),
+        "declined_nearest_hold": mean([r.nearest_hold for r in results]),
         "span_exact_match": mean([r.span_exact_match for r in results]),
         "span_f1": mean([r.span_f1 for r in results]),
         "short_answer_rate": mean([float(r.short_answer is not None) for r in results if r.span_f1 is not None]),
