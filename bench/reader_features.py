@@ -27,8 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from index.answer.features import FEATURES, RETRIEVAL_FEATURES, Reads  # noqa: E402
-from index.evaluate.train import ANSWERED_FLOOR, FLOORED, Judged, cross_validated, handled, threshold_of, \
-    with_features  # noqa: E402
+from index.evaluate.threshold import ANSWERED_FLOOR, FLOORED, handled, threshold_of  # noqa: E402
+from index.evaluate.train import Judged, cross_validated, with_features  # noqa: E402
 
 ANSWERED = (0.6, 0.7, 0.8, 0.9)  # shares of the answerable questions answered, for the matched comparison
 FIGURES = ("balanced_handled_right", "answerable_answered", "unanswerable_declined")

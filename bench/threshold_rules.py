@@ -1,6 +1,6 @@
 """How steady the answer model's threshold is, and what a smoother rule would give: development data only.
 
-The shipped rule (index.evaluate.train.best_threshold) takes the peak of the handled-right
+The shipped rule (index.evaluate.threshold.best_threshold) takes the peak of the handled-right
 curve over thresholds, averaged over ±0.05, on cross-validated predictions. On the corpus's
 hundred development questions that curve is flat and jagged. The alternative measured here
 reads the same goal (each kind of question weighing half) off two logistic fits of the best
@@ -35,11 +35,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.train_command import SQUAD  # noqa: E402
-from index.evaluate.train import (best_threshold, _best_unit, _cross_validated_unit_logits, _platt,  # noqa: E402
-                                  handled)
+from index.evaluate.threshold import GRID, best_threshold, handled  # noqa: E402
+from index.evaluate.train import _best_unit, _cross_validated_unit_logits, _platt  # noqa: E402
 from index.settings import Settings  # noqa: E402
-
-GRID = np.round(np.arange(0.02, 0.98, 0.01), 2)
 
 
 def crossing_threshold(logits: np.ndarray, correct: np.ndarray, answerable: np.ndarray,

@@ -134,7 +134,7 @@ def test_training_is_reproducible_and_the_json_scores_as_sklearn_did():
 
 
 def test_the_threshold_does_not_follow_the_share_of_unanswerable_questions():
-    from index.evaluate.train import best_threshold
+    from index.evaluate.threshold import best_threshold
 
     answerable, unanswerable = np.linspace(0.5, 0.95, 100), np.linspace(0.1, 0.6, 50)
 
@@ -147,7 +147,7 @@ def test_the_threshold_does_not_follow_the_share_of_unanswerable_questions():
 
 
 def test_the_threshold_leaves_seven_in_ten_answerable_questions_answered():
-    from index.evaluate.train import ANSWERED_FLOOR, best_threshold, handled
+    from index.evaluate.threshold import ANSWERED_FLOOR, best_threshold, handled
 
     # Declining climbs faster than answering falls, so the balanced peak alone sat at 0.66, answering a third.
     confidence = np.concatenate([np.linspace(0.2, 0.9, 100), np.linspace(0.1, 0.7, 50)])

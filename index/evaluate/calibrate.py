@@ -3,7 +3,7 @@
 The shipped threshold was chosen on the bundled corpus's questions; a corpus unlike it (other
 topics, other writing) can want another. The owner's labelled questions are answered as the
 bot would, and the threshold that handles the most of them right (answerable and unanswerable
-weighing half each, answering at least 70% of the answerable: index.evaluate.train.best_threshold)
+weighing half each, answering at least 70% of the answerable: index.evaluate.threshold.best_threshold)
 is written beside the index, where every later `citebot ask`, chat and bot process reads it.
 CITEBOT_MIN_CONFIDENCE still wins.
 """
@@ -33,7 +33,7 @@ def threshold_path(index_dir: Path) -> Path:
 
 def choose(results: list[dict[str, Any]]) -> dict[str, Any]:
     """The threshold for these eval results (`citebot eval`'s per-item rows), and what it does on them."""
-    from index.evaluate.train import best_threshold, handled
+    from index.evaluate.threshold import best_threshold, handled
 
     judged = [r for r in results if r["unanswerable"] or r["right_if_answered"] is not None]
     answerable = np.asarray([not r["unanswerable"] for r in judged])
