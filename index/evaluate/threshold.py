@@ -44,9 +44,9 @@ def curves(confidence: np.ndarray, correct: np.ndarray, answerable: np.ndarray) 
 
 def threshold_of(runs: list[tuple[np.ndarray, np.ndarray]], floor: float) -> float:
     """The threshold index.evaluate.train.GOAL says. On a hundred questions the curve is flat and jagged: its
-    single highest point moved by 0.11 between two trainings that differed in float rounding alone, and from 0.56 to 0.75 between assignments of the
-    documents to folds, so the curves of several assignments are averaged, and averaged again over neighbouring
-    thresholds.
+    single highest point moved by 0.11 between two trainings that differed in float rounding alone, and from
+    0.56 to 0.75 between assignments of the documents to folds, so the curves of several assignments are
+    averaged, and averaged again over neighbouring thresholds.
 
     Both kinds of question weigh half because a labelled set's mix is an accident of how it was written (the
     corpus's development part is 27% unanswerable, its report part 41%), and the plain count's peak follows the
