@@ -127,7 +127,7 @@ def _cite(question: str, hits: list[Hit], chosen: list[Unit], confidence: float)
     for unit in chosen:
         hit = hits[unit.hit_rank]
         n = numbers.setdefault(unit.hit_rank, len(numbers) + 1)
-        start, end = _with_antecedent(hit, unit.start), _with_follow_on(hit, unit.end)
+        start, end = _quoted(hit, unit)
         focus.setdefault(unit.hit_rank, (start, end))
         statements.append(f"{_statement(hit.chunk.text[start:end])} [{n}]")
     best_score = {}
@@ -179,7 +179,8 @@ def _not_found(question: str, hits: list[Hit], units: list[Unit], not_found_text
     for unit in units:
         best.setdefault(unit.hit_rank, unit)
     closest = sorted(range(len(hits)), key=lambda rank: (-_score(best.get(rank)), rank))[:CLOSEST_SHOWN]
-    citations = tuple(citation(n, hits[rank], _score(best.get(rank)), _nearest(hits[rank], best.get(rank)))
+    citations = tuple(citation(n, hits[rank], _score(best.get(rank)),
+                               _quoted(hits[rank], best[rank]) if rank in best else None)
                       for n, rank in enumerate(closest, 1))
     return Answer(question=question, answer=not_found_text, found=False, citations=citations,
                   confidence=confidence)
@@ -202,9 +203,10 @@ def _score(unit: Unit | None) -> float:
     return unit.score if unit is not None else 0.0
 
 
-def _nearest(hit: Hit, unit: Unit | None) -> tuple[int, int] | None:
-    """Where the passage comes nearest to answering: its most likely unit, read as an answer would quote it."""
-    return (_with_antecedent(hit, unit.start), _with_follow_on(hit, unit.end)) if unit is not None else None
+def _quoted(hit: Hit, unit: Unit) -> tuple[int, int]:
+    """Where `unit` stands in its passage as quoted: with the clause it leans on, and a sentence that goes on
+    from it."""
+    return _with_antecedent(hit, unit.start), _with_follow_on(hit, unit.end)
 
 
 def citation(n: int, hit: Hit, score: float, focus: tuple[int, int] | None = None) -> Citation:
